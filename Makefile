@@ -1,0 +1,38 @@
+# The two commands: `make run` and `make test`. Everything else is a step they use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint typecheck unit bench clean
+
+run: $(STAMP)  ## start the embedded stack, worker and API (Ctrl-C stops everything)
+	$(BIN)/gridcase up
+
+test: $(STAMP) lint typecheck  ## the whole suite against real Temporal and real PostgreSQL
+	$(BIN)/pytest -q
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gridcase needs Python 3.11+")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy domain workflows activities core db api worker
+
+unit: $(STAMP)  ## the fast, pure tests only
+	$(BIN)/pytest -q tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.lifecycle
+
+clean:
+	rm -rf $(VENV) .gridcase .pytest_cache .mypy_cache .ruff_cache

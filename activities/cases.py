@@ -1,0 +1,66 @@
+"""Activities of the case workflow: routing look-ups and persistence. Each is one transaction and
+idempotent, so a retry or a worker crash never duplicates a row."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db import cases, reference
+from db.models import Category, Grid
+from domain.case import CaseIntake, CaseRecord, Routed, Severity
+from domain.routing import NoRoutingRule, route
+from domain.sla import select_policy
+
+
+class CaseActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def route_case(self, intake: CaseIntake) -> Routed:
+        """Place the case (grid -> community), pick the responsible unit and the SLA policy."""
+        async with self._sessions() as session:
+            category = await session.get(Category, intake.category)
+            if category is None:
+                raise ApplicationError(f"unknown category {intake.category}", non_retryable=True)
+            grid_code = intake.location.grid
+            community = intake.location.community
+            if grid_code:
+                grid = await session.get(Grid, grid_code)
+                community = grid.community if grid else community
+            severity = intake.severity or Severity(category.default_severity)
+            policy = select_policy(
+                await reference.policies_for(session, category.code, severity.value),
+                category.code,
+                severity.value,
+            )
+            try:
+                decision = route(
+                    await reference.rules_for(session, category.code),
+                    category.code,
+                    grid_code,
+                    community,
+                    await reference.place_units(session, grid_code, community),
+                )
+                unit, rule, reason = decision.unit, decision.rule, decision.reason
+            except NoRoutingRule as no_rule:
+                unit, rule, reason = None, None, str(no_rule)
+        return Routed(
+            unit=unit,
+            rule=rule,
+            reason=reason,
+            community=community,
+            grid=grid_code,
+            severity=severity,
+            accept=policy.accept,
+            contact=policy.contact,
+            reply=policy.reply,
+            rating_window=policy.rating_window,
+        )
+
+    @activity.defn
+    async def record_case(self, record: CaseRecord) -> None:
+        async with self._sessions.begin() as session:
+            await cases.record(session, record)

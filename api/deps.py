@@ -1,0 +1,42 @@
+"""Dependencies: the DB session (one transaction per request), the Temporal client, the actor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from core.config import Settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions.begin() as session:  # commits on success, rolls back on error
+        yield session
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_actor(
+    x_actor: Annotated[
+        str | None, Header(max_length=100, description="Who acts (until auth lands)")
+    ] = None,
+) -> str:
+    return x_actor or "dispatcher"
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+CurrentActor = Annotated[str, Depends(get_actor)]

@@ -1,0 +1,42 @@
+"""The FastAPI application: engine, sessions and Temporal client made once, in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import cases, health, reference
+from core.config import Settings, get_settings
+from core.temporal import build_client
+from db.session import make_engine, make_sessionmaker
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.temporal = await build_client(settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="gridcase",
+        version="0.1.0",
+        summary="Dispatch for urban grid governance: every case a durable Temporal workflow.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(cases.router)
+    app.include_router(reference.router)
+    app.include_router(health.router)
+    return app

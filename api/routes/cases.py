@@ -1,0 +1,428 @@
+"""/v1/cases: intake, lists, one case with its live state, its timeline, and the human actions.
+
+The API never writes a case: intake starts the case workflow, every action is an Update on it,
+and reads come from the PostgreSQL record (plus a live query for timers)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.errors import InvalidReference, NotAllowedNow, UnknownCase
+from api.schemas import (
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    CaseSummary,
+    EventOut,
+    LiveState,
+    PendingDeadline,
+)
+from core.config import Settings
+from db import cases
+from db.models import Case, Category, Community, Grid, Unit
+from domain.case import (
+    AcceptInput,
+    CaseIntake,
+    CaseStatus,
+    CaseView,
+    ContactInput,
+    Deadline,
+    ProgressInput,
+    RateInput,
+    ReassignInput,
+    RejectInput,
+    ReplyInput,
+    ReturnInput,
+    allowed_actions,
+)
+from workflows import search_attributes as sa
+from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# How long intake waits for routing before answering 202 (the case goes on without the caller).
+ROUTING_WAIT_SECONDS = 10.0
+
+CaseId = Annotated[str, Path(pattern=r"^[A-Z]{1,8}-\d{4}-\d{6,}$", examples=["LC-2026-000123"])]
+ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown case"},
+    409: {"description": "Not allowed in the case's current state; details list what is"},
+    422: {"description": "Invalid body"},
+    503: {"description": "Temporal or PostgreSQL unavailable; retry after Retry-After seconds"},
+}
+
+
+# ---- intake ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseOut,
+    responses={
+        200: {"description": "This channel + external_ref was filed before: the existing case"},
+        202: {"description": "Recorded and started; routing still under way"},
+        **_ERRORS,
+    },
+)
+async def create_case(
+    body: CaseCreate,
+    request: Request,
+    response: Response,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    # The intake key commits before the workflow starts, so a retry after any failure below
+    # finds the same case id: never a second case, never a lost one.
+    async with sessions.begin() as session:
+        await _check_references(session, body)
+        number = await cases.allocate_number(session)
+        case_id = f"{settings.case_prefix}-{datetime.now(LOCAL_TZ).year}-{number:06d}"
+        if body.external_ref is not None:
+            key = await cases.claim_intake(
+                session, body.channel.value, body.external_ref, case_id, number
+            )
+            if key.case_id != case_id:
+                response.status_code = status.HTTP_200_OK
+                existing = await cases.get(session, key.case_id)
+                if existing is not None:
+                    return _case_out(existing)
+                case_id, number = key.case_id, key.number  # filed, but never started: start now
+
+    intake = CaseIntake(case_id=case_id, number=number, **body.model_dump())
+    handle = await temporal.start_workflow(
+        CaseWorkflow.run,
+        intake,
+        id=case_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CASE_STATUS, CaseStatus.received.value),
+                SearchAttributePair(sa.CASE_CATEGORY, body.category),
+                SearchAttributePair(sa.CASE_CHANNEL, body.channel.value),
+            ]
+        ),
+        static_summary=f"{case_id} · {body.category} · {body.location.address}",
+        static_details=f"**{body.title}**\n\nchannel: {body.channel.value}",
+        rpc_timeout=_rpc_timeout(settings),
+    )
+    try:
+        view = await asyncio.wait_for(
+            handle.execute_update(CaseWorkflow.routed, rpc_timeout=_rpc_timeout(settings)),
+            timeout=ROUTING_WAIT_SECONDS,
+        )
+    except TimeoutError:
+        # No worker picked it up in time: the case exists and will be routed when one does.
+        response.status_code = status.HTTP_202_ACCEPTED
+        return CaseOut(**_received_view(intake).model_dump())
+    return CaseOut(**view.model_dump(), reporter=body.reporter)
+
+
+async def _check_references(session: AsyncSession, body: CaseCreate) -> None:
+    if await session.get(Category, body.category) is None:
+        raise InvalidReference("unknown category", {"field": "category", "value": body.category})
+    location = body.location
+    if location.community and await session.get(Community, location.community) is None:
+        raise InvalidReference(
+            "unknown community", {"field": "location.community", "value": location.community}
+        )
+    if location.grid:
+        grid = await session.get(Grid, location.grid)
+        if grid is None:
+            raise InvalidReference(
+                "unknown grid", {"field": "location.grid", "value": location.grid}
+            )
+        if location.community and grid.community != location.community:
+            raise InvalidReference(
+                "the grid is not in that community",
+                {"field": "location.grid", "value": location.grid, "community": grid.community},
+            )
+
+
+def _received_view(intake: CaseIntake) -> CaseView:
+    return CaseView(
+        id=intake.case_id,
+        number=intake.number,
+        status=CaseStatus.received,
+        channel=intake.channel,
+        external_ref=intake.external_ref,
+        category=intake.category,
+        severity=intake.severity,
+        title=intake.title,
+        description=intake.description,
+        address=intake.location.address,
+        community=intake.location.community,
+        grid=intake.location.grid,
+        unit=None,
+        rule=None,
+        overdue=False,
+        returns=0,
+        rehandled=False,
+        grade=None,
+        solved=None,
+        outcome=None,
+        received_at=datetime.now(LOCAL_TZ),
+        dispatched_at=None,
+        accepted_at=None,
+        contacted_at=None,
+        replied_at=None,
+        rated_at=None,
+        closed_at=None,
+        deadlines=[],
+        allowed_actions=[],
+        last_seq=0,
+    )
+
+
+# ---- reads -------------------------------------------------------------------------------------
+
+
+@router.get("", response_model=CasePage)
+async def list_cases(
+    session: SessionDep,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    community: str | None = None,
+    grid: str | None = None,
+    unit: str | None = None,
+    category: str | None = None,
+    overdue: bool | None = None,
+    before: Annotated[int | None, Query(ge=1, description="Case number to page from")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    filters = {
+        "status": status_.value if status_ else None,
+        "community": community,
+        "grid": grid,
+        "unit": unit,
+        "category": category,
+    }
+    rows = await cases.page(
+        session, filters=filters, overdue=overdue, before=before, limit=limit + 1
+    )
+    items = [CaseSummary.model_validate(r) for r in rows[:limit]]
+    return CasePage(items=items, next_before=items[-1].number if len(rows) > limit else None)
+
+
+@router.get("/{case_id}", response_model=CaseOut, responses={404: _ERRORS[404]})
+async def get_case(
+    case_id: CaseId, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> CaseOut:
+    case = await _get_or_404(session, case_id)
+    out = _case_out(case)
+    if case.status != CaseStatus.closed:
+        out.live = await _live(temporal, case_id, settings)
+    return out
+
+
+@router.get("/{case_id}/events", response_model=list[EventOut], responses={404: _ERRORS[404]})
+async def case_events(case_id: CaseId, session: SessionDep) -> list[EventOut]:
+    await _get_or_404(session, case_id)
+    return [EventOut.model_validate(e) for e in await cases.events(session, case_id)]
+
+
+async def _live(temporal: Client, case_id: str, settings: Settings) -> LiveState | None:
+    """Live timers from the workflow query; None when the workflow is unreachable or gone."""
+    try:
+        view = await temporal.get_workflow_handle(case_id).query(
+            CaseWorkflow.state, rpc_timeout=_rpc_timeout(settings)
+        )
+    except RPCError:
+        return None
+    return LiveState(
+        status=view.status,
+        allowed_actions=view.allowed_actions,
+        pending_deadlines=[
+            PendingDeadline(kind=d.kind, due_at=d.due_at)
+            for d in view.deadlines
+            if d.met_at is None and not d.missed
+        ],
+    )
+
+
+# ---- human actions: one Update each --------------------------------------------------------------
+
+
+@router.post("/{case_id}/accept", response_model=CaseOut, responses=_ERRORS)
+async def accept(
+    case_id: CaseId,
+    body: AcceptInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """签收: the unit signs for the case and starts handling it."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.accept, body, actor)
+
+
+@router.post("/{case_id}/return", response_model=CaseOut, responses=_ERRORS)
+async def return_(
+    case_id: CaseId,
+    body: ReturnInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """退单: not ours — back to the dispatcher, with the reason."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.return_, body, actor)
+
+
+@router.post("/{case_id}/reassign", response_model=CaseOut, responses=_ERRORS)
+async def reassign(
+    case_id: CaseId,
+    body: ReassignInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """The dispatcher sends the case to another unit; its clocks restart."""
+    if await session.get(Unit, body.unit) is None:
+        raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.reassign, body, actor)
+
+
+@router.post("/{case_id}/reject", response_model=CaseOut, responses=_ERRORS)
+async def reject(
+    case_id: CaseId,
+    body: RejectInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """不予受理: not a government matter; closed with the reason (and still counted)."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.reject, body, actor)
+
+
+@router.post("/{case_id}/contact", response_model=CaseOut, responses=_ERRORS)
+async def contact(
+    case_id: CaseId,
+    body: ContactInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """联系诉求人: first contact with the resident."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.contact, body, actor)
+
+
+@router.post("/{case_id}/progress", response_model=CaseOut, responses=_ERRORS)
+async def progress(
+    case_id: CaseId,
+    body: ProgressInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """A progress note while handling."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.progress, body, actor)
+
+
+@router.post("/{case_id}/reply", response_model=CaseOut, responses=_ERRORS)
+async def reply(
+    case_id: CaseId,
+    body: ReplyInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """答复: the handling unit writes the result to the resident."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.reply, body, actor)
+
+
+@router.post("/{case_id}/rate", response_model=CaseOut, responses=_ERRORS)
+async def rate(
+    case_id: CaseId,
+    body: RateInput,
+    actor: CurrentActor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CaseOut:
+    """评价: the resident rates the reply; unsatisfied once means re-handling."""
+    return await _act(temporal, session, settings, case_id, CaseWorkflow.rate, body, actor)
+
+
+async def _act(
+    temporal: Client,
+    session: AsyncSession,
+    settings: Settings,
+    case_id: str,
+    update: Any,
+    body: ActionInputT,
+    actor: str,
+) -> CaseOut:
+    case = await _get_or_404(session, case_id)
+    handle = temporal.get_workflow_handle(case_id)
+    try:
+        view: CaseView = await handle.execute_update(
+            update, body.model_copy(update={"actor": actor}), rpc_timeout=_rpc_timeout(settings)
+        )
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
+            raise NotAllowedNow(
+                cause.message, cause.details[0] if cause.details else None
+            ) from None
+        raise
+    except RPCError as rpc:
+        if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed: the case is closed
+            raise NotAllowedNow(
+                f"the case is {case.status}", {"status": case.status, "allowed_actions": []}
+            ) from None
+        raise
+    return CaseOut(**view.model_dump())
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+async def _get_or_404(session: AsyncSession, case_id: str) -> Case:
+    case = await cases.get(session, case_id)
+    if case is None:
+        raise UnknownCase(f"no case {case_id}", {"id": case_id})
+    return case
+
+
+def _case_out(case: Case) -> CaseOut:
+    fields = {name: getattr(case, name) for name in CaseView.model_fields if hasattr(case, name)}
+    deadlines = [Deadline.model_validate(d) for d in case.deadlines]
+    return CaseOut(
+        **{**fields, "deadlines": deadlines},
+        allowed_actions=allowed_actions(CaseStatus(case.status), case.contacted_at is not None),
+        reporter={"name": case.reporter_name, "phone": case.reporter_phone}
+        if case.reporter_name and case.reporter_phone
+        else None,
+    )
+
+
+def _rpc_timeout(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.temporal_rpc_timeout)

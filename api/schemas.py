@@ -1,0 +1,137 @@
+"""Request and response bodies of the HTTP API (the domain models, plus what only HTTP needs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.case import (
+    Action,
+    CaseStatus,
+    CaseView,
+    Channel,
+    Code,
+    Location,
+    Reporter,
+    Severity,
+    ShortText,
+    Text,
+)
+from domain.sla import DeadlineKind
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    external_ref: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+        | None
+    ) = Field(
+        default=None,
+        description="Hotline ticket, app request or patrol event id: "
+        "the same channel + external_ref always returns the same case.",
+    )
+    category: Code
+    severity: Severity | None = Field(default=None, description="Defaults to the category's.")
+    title: ShortText
+    description: Text
+    location: Location
+    reporter: Reporter
+
+
+class PendingDeadline(BaseModel):
+    kind: DeadlineKind
+    due_at: datetime
+
+
+class LiveState(BaseModel):
+    """What only the running workflow knows: its timers and what may be done now."""
+
+    status: CaseStatus
+    allowed_actions: list[Action]
+    pending_deadlines: list[PendingDeadline]
+
+
+class CaseOut(CaseView):
+    reporter: Reporter | None = None
+    live: LiveState | None = None
+
+
+class CaseSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    number: int
+    status: CaseStatus
+    channel: Channel
+    category: str
+    severity: Severity | None
+    title: str
+    address: str
+    community: str | None
+    grid: str | None
+    unit: str | None
+    overdue: bool
+    due_at: datetime | None
+    received_at: datetime
+    closed_at: datetime | None
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next_before: int | None = Field(
+        description="Pass as `before` to get the next page; null on the last page."
+    )
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, object]
+
+
+class CommunityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    secretary: str | None
+
+
+class GridOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    community: str
+    forces: list[str]
+
+
+class UnitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    kind: str
+    community: str | None
+    grid: str | None
+    agency: str | None
+
+
+class CategoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    kinds: list[str]
+    default_severity: Severity
+    unit_kind: str
+    government_matter: bool
+    linkage: bool

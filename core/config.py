@@ -1,0 +1,63 @@
+"""The one Settings class: nothing else in gridcase reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDCASE_", extra="ignore")
+
+    # External servers. Unset means: `gridcase up` starts the embedded ones.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDCASE_DATABASE_URL")
+    )
+    temporal_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "GRIDCASE_TEMPORAL_ADDRESS"),
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "GRIDCASE_TEMPORAL_NAMESPACE"),
+    )
+    task_queue: str = "cases"
+
+    # The embedded stack (`gridcase up`): where it keeps its data and which ports it takes.
+    data_dir: Path = ROOT / ".gridcase"
+    temporal_host: str = "127.0.0.1"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    config_dir: Path = ROOT / "config"
+    case_prefix: str = "LC"
+    # Seconds a client call to Temporal may take before the API answers 503.
+    temporal_rpc_timeout: float = 10.0
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL in the asyncpg dialect, whichever spelling the operator used."""
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set and no embedded PostgreSQL was started")
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}://…")
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"{self.temporal_host}:{self.temporal_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

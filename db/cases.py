@@ -1,0 +1,129 @@
+"""The case record: written by the persistence activity, read by the API. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Case, CaseEventRow, CaseIntakeKey, case_number_seq
+from domain.case import CaseRecord
+
+
+async def record(session: AsyncSession, rec: CaseRecord) -> None:
+    """Upsert the case row and append its new events; replaying the same record changes nothing.
+
+    The row only moves forward: a stale retry (lower last_seq) never overwrites a newer state.
+    """
+    view = rec.case
+    pending = [d for d in view.deadlines if d.met_at is None and not d.missed]
+    row: dict[str, Any] = view.model_dump(
+        include={
+            "id",
+            "number",
+            "status",
+            "channel",
+            "external_ref",
+            "category",
+            "severity",
+            "title",
+            "description",
+            "address",
+            "community",
+            "grid",
+            "unit",
+            "rule",
+            "overdue",
+            "returns",
+            "rehandled",
+            "grade",
+            "solved",
+            "outcome",
+            "received_at",
+            "dispatched_at",
+            "accepted_at",
+            "contacted_at",
+            "replied_at",
+            "rated_at",
+            "closed_at",
+            "last_seq",
+        }
+    )
+    row["deadlines"] = [d.model_dump(mode="json") for d in view.deadlines]
+    row["due_at"] = None if view.outcome else min((d.due_at for d in pending), default=None)
+    updatable = {k: v for k, v in row.items() if k not in ("id", "number", "received_at")}
+    if rec.reporter is not None:
+        row.update(reporter_name=rec.reporter.name, reporter_phone=rec.reporter.phone)
+    stmt = insert(Case).values(**row)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Case.id],
+            set_={
+                **{k: stmt.excluded[k] for k in updatable},
+                "updated_at": stmt.excluded.updated_at,
+            },
+            where=Case.last_seq < stmt.excluded.last_seq,
+        )
+    )
+    if rec.events:
+        await session.execute(
+            insert(CaseEventRow)
+            .values([{"case_id": view.id, **e.model_dump()} for e in rec.events])
+            .on_conflict_do_nothing(index_elements=[CaseEventRow.case_id, CaseEventRow.seq])
+        )
+    await session.flush()
+
+
+async def allocate_number(session: AsyncSession) -> int:
+    number = await session.scalar(select(case_number_seq.next_value()))
+    assert number is not None
+    return int(number)
+
+
+async def claim_intake(
+    session: AsyncSession, channel: str, external_ref: str, case_id: str, number: int
+) -> CaseIntakeKey:
+    """Register (channel, external_ref) for a new case id, or return the one registered before."""
+    await session.execute(
+        insert(CaseIntakeKey)
+        .values(channel=channel, external_ref=external_ref, case_id=case_id, number=number)
+        .on_conflict_do_nothing(index_elements=[CaseIntakeKey.channel, CaseIntakeKey.external_ref])
+    )
+    key = await session.get(CaseIntakeKey, (channel, external_ref), populate_existing=True)
+    assert key is not None
+    return key
+
+
+async def get(session: AsyncSession, case_id: str) -> Case | None:
+    return await session.get(Case, case_id)
+
+
+async def events(session: AsyncSession, case_id: str) -> Sequence[CaseEventRow]:
+    result = await session.scalars(
+        select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+    )
+    return result.all()
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    filters: dict[str, Any],
+    overdue: bool | None,
+    before: int | None,
+    limit: int,
+) -> Sequence[Case]:
+    """Newest first, keyset-paginated by case number (stable while cases change)."""
+    query = select(Case).order_by(Case.number.desc()).limit(limit)
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(getattr(Case, column) == value)
+    if overdue is not None:
+        query = query.where(Case.overdue.is_(overdue))
+    if before is not None:
+        query = query.where(Case.number < before)
+    result = await session.scalars(query)
+    return result.all()

@@ -1,0 +1,195 @@
+"""Tables: reference data (places, units, categories, policies, rules) and the case record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Sequence,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+    }
+
+
+# Case numbers (LC-2026-000123) come from one sequence: unique, ordered, never reused.
+case_number_seq = Sequence("case_number_seq", metadata=Base.metadata)
+
+
+# ---- reference data ----------------------------------------------------------------------------
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secretary: Mapped[str | None] = mapped_column(String(100))
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    community: Mapped[str] = mapped_column(ForeignKey("communities.code"), index=True)
+    forces: Mapped[list[str]] = mapped_column(JSONB, default=list)
+
+
+class GridWorker(Base):
+    __tablename__ = "grid_workers"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    grid: Mapped[str] = mapped_column(ForeignKey("grids.code"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    community: Mapped[str | None] = mapped_column(ForeignKey("communities.code"))
+    grid: Mapped[str | None] = mapped_column(ForeignKey("grids.code"))
+    agency: Mapped[str | None] = mapped_column(String(32))
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    default_severity: Mapped[str] = mapped_column(String(16))
+    unit_kind: Mapped[str] = mapped_column(String(32))
+    government_matter: Mapped[bool] = mapped_column(Boolean, default=True)
+    linkage: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SlaPolicyRow(Base):
+    __tablename__ = "sla_policies"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(ForeignKey("categories.code"))
+    accept: Mapped[str] = mapped_column(String(16))
+    contact: Mapped[str] = mapped_column(String(16))
+    reply: Mapped[str] = mapped_column(String(16))
+    rating_window: Mapped[str] = mapped_column(String(16))
+
+
+class RoutingRuleRow(Base):
+    __tablename__ = "routing_rules"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
+    community: Mapped[str | None] = mapped_column(ForeignKey("communities.code"))
+    grid: Mapped[str | None] = mapped_column(ForeignKey("grids.code"))
+    # A unit code, or "@grid_team" / "@community" for the team of the case's own place.
+    unit: Mapped[str] = mapped_column(String(32))
+
+
+# ---- the case record (written only by the case workflow's persistence activity) ----------------
+
+
+class CaseIntakeKey(Base):
+    """(channel, external_ref) -> case id: a repeated submission finds its case (rule 5)."""
+
+    __tablename__ = "case_intakes"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_ref: Mapped[str | None] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(200))
+    community: Mapped[str | None] = mapped_column(String(32))
+    grid: Mapped[str | None] = mapped_column(String(32))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    unit: Mapped[str | None] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(32))
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    rehandled: Mapped[bool] = mapped_column(Boolean, default=False)
+    grade: Mapped[str | None] = mapped_column(String(32))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    # The earliest pending deadline: what overdue lists sort by.
+    due_at: Mapped[datetime | None]
+    deadlines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    received_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    rated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_cases_status_number", "status", "number"),
+        Index("ix_cases_community_number", "community", "number"),
+        Index("ix_cases_unit_number", "unit", "number"),
+        Index("ix_cases_category_number", "category", "number"),
+        Index("ix_cases_grid_number", "grid", "number"),
+    )
+
+
+class CaseEventRow(Base):
+    """Append-only: every step with who and when, keyed by (case id, seq) so a retry is a no-op."""
+
+    __tablename__ = "case_events"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

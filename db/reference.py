@@ -1,0 +1,135 @@
+"""Reference data: loaded from config/*.yaml by `gridcase seed`, read by routing and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from sqlalchemy import Table, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import (
+    Base,
+    Category,
+    Community,
+    Grid,
+    GridWorker,
+    RoutingRuleRow,
+    SlaPolicyRow,
+    Unit,
+)
+from domain.routing import RoutingRule
+from domain.sla import SlaPolicy
+
+# File name -> table, in foreign-key order.
+FILES: tuple[tuple[str, type[Base]], ...] = (
+    ("communities.yaml", Community),
+    ("grids.yaml", Grid),
+    ("grid_workers.yaml", GridWorker),
+    ("units.yaml", Unit),
+    ("categories.yaml", Category),
+    ("sla_policies.yaml", SlaPolicyRow),
+    ("routing_rules.yaml", RoutingRuleRow),
+)
+
+
+def read_config(config_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Parse and check the YAML files (limits parse, rules are well formed) before any write."""
+    data = {
+        name: yaml.safe_load((config_dir / name).read_text(encoding="utf-8")) or []
+        for name, _ in FILES
+    }
+    for row in data["sla_policies.yaml"]:
+        SlaPolicy.model_validate(row)
+    for row in data["routing_rules.yaml"]:
+        RoutingRule.model_validate(row)
+    return data
+
+
+async def seed(session: AsyncSession, config_dir: Path) -> dict[str, int]:
+    """Upsert every reference row; running it twice changes nothing. Returns rows per table."""
+    data = read_config(config_dir)
+    counts: dict[str, int] = {}
+    for name, model in FILES:
+        rows = data[name]
+        table = cast(Table, model.__table__)
+        columns = {c.name for c in table.columns}
+        rows = [{k: v for k, v in row.items() if k in columns} for row in rows]
+        for row in rows:  # one INSERT takes rows of one shape: fill what a file leaves out
+            for column in columns - row.keys():
+                row[column] = _default(table, column)
+        if rows:
+            stmt = insert(model).values(rows)
+            key = [c.name for c in table.primary_key.columns]
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=key,
+                    set_={c: stmt.excluded[c] for c in columns if c not in key},
+                )
+            )
+        counts[table.name] = len(rows)
+    await session.flush()
+    return counts
+
+
+def _default(table: Table, column: str) -> Any:
+    default = table.c[column].default
+    if default is None:
+        return None
+    arg: Any = getattr(default, "arg", None)
+    return arg(None) if getattr(default, "is_callable", False) else arg
+
+
+async def rules_for(session: AsyncSession, category: str) -> list[RoutingRule]:
+    rows = await session.scalars(select(RoutingRuleRow).where(RoutingRuleRow.category == category))
+    return [
+        RoutingRule(
+            code=r.code, category=r.category, community=r.community, grid=r.grid, unit=r.unit
+        )
+        for r in rows
+    ]
+
+
+async def policies_for(session: AsyncSession, category: str, severity: str) -> list[SlaPolicy]:
+    rows = await session.scalars(
+        select(SlaPolicyRow).where(
+            SlaPolicyRow.severity == severity,
+            or_(SlaPolicyRow.category.is_(None), SlaPolicyRow.category == category),
+        )
+    )
+    return [
+        SlaPolicy(
+            code=r.code,
+            severity=r.severity,
+            category=r.category,
+            accept=r.accept,
+            contact=r.contact,
+            reply=r.reply,
+            rating_window=r.rating_window,
+        )
+        for r in rows
+    ]
+
+
+async def place_units(
+    session: AsyncSession, grid: str | None, community: str | None
+) -> dict[str, str]:
+    """The grid team of `grid` and the residents' committee of `community`, by place code."""
+    conditions = []
+    if grid:
+        conditions.append((Unit.kind == "grid_team") & (Unit.grid == grid))
+    if community:
+        conditions.append((Unit.kind == "community") & (Unit.community == community))
+    if not conditions:
+        return {}
+    units = await session.scalars(select(Unit).where(or_(*conditions)))
+    return {(u.grid if u.kind == "grid_team" else u.community) or "": u.code for u in units}
+
+
+async def list_all(session: AsyncSession, model: type[Base]) -> Sequence[Any]:
+    key = next(iter(cast(Table, model.__table__).primary_key.columns))
+    result = await session.scalars(select(model).order_by(key))
+    return result.all()

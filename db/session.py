@@ -1,0 +1,26 @@
+"""Engine and sessions: made once per process (API lifespan, worker start-up), never per request."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from core.config import Settings
+
+
+def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        settings.sqlalchemy_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        # Fail fast when PostgreSQL is unreachable, so the API can answer 503 instead of hanging.
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,252 @@
+"""The case: what comes in, what can be done to it in which state, and what it looks like."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
+
+from domain.sla import DeadlineKind
+
+
+class Channel(StrEnum):
+    hotline = "hotline"  # 12345
+    app = "app"  # app or mini-program
+    walk_in = "walk_in"
+    letter = "letter"
+    grid_patrol = "grid_patrol"  # reported by a grid worker on patrol
+    open311 = "open311"
+
+
+class Severity(StrEnum):
+    normal = "normal"
+    urgent = "urgent"  # public utility: water, power, gas, heating
+    emergency = "emergency"  # threatens life or property
+    major = "major"  # complex, several departments
+
+
+class CaseStatus(StrEnum):
+    received = "received"  # 受理: recorded, being routed
+    dispatched = "dispatched"  # 派单: waiting for the unit to accept
+    returned = "returned"  # 退单: back with the dispatcher
+    in_progress = "in_progress"  # 办理
+    replied = "replied"  # 答复: waiting for the resident's rating
+    closed = "closed"  # 办结
+
+
+class Action(StrEnum):
+    """Human actions: each is a workflow Update, an API route and an event type of the same name."""
+
+    accept = "accept"
+    return_ = "return"
+    reassign = "reassign"
+    reject = "reject"
+    contact = "contact"
+    progress = "progress"
+    reply = "reply"
+    rate = "rate"
+
+
+class Grade(StrEnum):
+    satisfied = "satisfied"
+    basically_satisfied = "basically_satisfied"
+    unsatisfied = "unsatisfied"
+
+
+class Outcome(StrEnum):
+    rated = "rated"
+    unrated = "unrated"  # no rating within the window: never counted as satisfied
+    rejected = "rejected"  # 不予受理: not a government matter, still a closed, counted case
+
+
+class EventType(StrEnum):
+    """System events; human actions use their Action value as the event type."""
+
+    received = "received"
+    dispatched = "dispatched"
+    route_failed = "route_failed"
+    deadline_missed = "deadline_missed"
+    rehandling = "rehandling"  # 重办 after an unsatisfied rating
+    closed = "closed"
+
+
+# What may be done in each state: the validators, the workflow query and the API's 409 body all
+# read this one table.
+ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
+    CaseStatus.received: (),
+    CaseStatus.dispatched: (Action.accept, Action.return_, Action.reassign, Action.reject),
+    CaseStatus.returned: (Action.reassign, Action.reject),
+    CaseStatus.in_progress: (Action.contact, Action.progress, Action.reply),
+    CaseStatus.replied: (Action.rate,),
+    CaseStatus.closed: (),
+}
+
+
+def allowed_actions(status: CaseStatus, contacted: bool) -> list[Action]:
+    """The table, narrowed by the loop's order: contact the resident once, before replying."""
+    actions = ALLOWED_ACTIONS[status]
+    if status is CaseStatus.in_progress:
+        drop = Action.contact if contacted else Action.reply
+        return [a for a in actions if a is not drop]
+    return list(actions)
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
+]
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: ShortText
+    community: Code | None = None
+    grid: Code | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    phone: Phone
+
+
+class CaseIntake(BaseModel):
+    """The workflow's input: one object, so fields can be added without breaking running cases."""
+
+    case_id: str
+    number: int
+    channel: Channel
+    external_ref: str | None = None
+    category: str
+    severity: Severity | None = None  # None: the category's default severity
+    title: str
+    description: str
+    location: Location
+    reporter: Reporter
+
+
+# Inputs of the human actions (one small object each, for the same reason).
+class ActionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Set by the API from the authenticated caller, never by the request body.
+    actor: SkipJsonSchema[str] = "dispatcher"
+
+
+class AcceptInput(ActionInput):
+    note: Text | None = None
+
+
+class ReturnInput(ActionInput):
+    reason: Text
+
+
+class ReassignInput(ActionInput):
+    unit: Code
+    reason: Text | None = None
+
+
+class RejectInput(ActionInput):
+    reason: Text
+
+
+class ContactInput(ActionInput):
+    note: Text
+
+
+class ProgressInput(ActionInput):
+    note: Text
+
+
+class ReplyInput(ActionInput):
+    result: Text
+
+
+class RateInput(ActionInput):
+    grade: Grade
+    solved: bool | None = None  # does the resident say the problem was solved (resolution rate)
+    comment: Text | None = None
+
+
+class Deadline(BaseModel):
+    kind: DeadlineKind
+    due_at: datetime
+    met_at: datetime | None = None
+    missed: bool = False
+
+
+class CaseEvent(BaseModel):
+    """One step of the record, appended to `case_events` under (case id, seq)."""
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, Any] = {}
+
+
+class CaseView(BaseModel):
+    """The live state of a case, as the workflow query and the API show it."""
+
+    id: str
+    number: int
+    status: CaseStatus
+    channel: Channel
+    external_ref: str | None
+    category: str
+    severity: Severity | None
+    title: str
+    description: str
+    address: str
+    community: str | None
+    grid: str | None
+    unit: str | None
+    rule: str | None
+    overdue: bool
+    returns: int
+    rehandled: bool
+    grade: Grade | None
+    solved: bool | None
+    outcome: Outcome | None
+    received_at: datetime
+    dispatched_at: datetime | None
+    accepted_at: datetime | None
+    contacted_at: datetime | None
+    replied_at: datetime | None
+    rated_at: datetime | None
+    closed_at: datetime | None
+    deadlines: list[Deadline]
+    allowed_actions: list[Action]
+    last_seq: int
+
+
+class Routed(BaseModel):
+    """What the routing activity decided, with the policy the deadlines come from."""
+
+    unit: str | None
+    rule: str | None
+    reason: str
+    community: str | None
+    grid: str | None
+    severity: Severity
+    accept: str
+    contact: str
+    reply: str
+    rating_window: str
+
+
+class CaseRecord(BaseModel):
+    """Everything the persistence activity writes for one state change: the view and new events."""
+
+    case: CaseView
+    reporter: Reporter | None = None  # sent once, with the first record
+    events: list[CaseEvent]

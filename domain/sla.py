@@ -1,0 +1,77 @@
+"""SLA policies: a case's time limits, as data, and the maths that turns them into due times."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from domain.calendar import add_working_days
+
+_LIMIT = re.compile(r"^(\d+)(m|h|d|wd)$")
+
+
+class DeadlineKind(StrEnum):
+    """Which step of the loop a deadline watches; one name per step across workflow, API and DB."""
+
+    accept = "accept"  # 签收: the unit signs for (or returns) the case
+    contact = "contact"  # 联系诉求人: first contact with the resident
+    reply = "reply"  # 答复: the unit replies with the result
+    rating = "rating"  # 回访/评价: the resident's window to rate the reply
+
+
+def parse_limit(text: str) -> tuple[int, str]:
+    """`30m`, `2h`, `3d` (calendar days) or `7wd` (working days) -> (amount, unit)."""
+    match = _LIMIT.match(text.strip())
+    if not match:
+        raise ValueError(f"invalid time limit {text!r}: use 30m, 2h, 3d or 7wd")
+    return int(match.group(1)), match.group(2)
+
+
+def due_at(start: datetime, limit: str, tz: ZoneInfo) -> datetime:
+    """When a step started at `start` (aware) with time limit `limit` is due, in UTC."""
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    amount, unit = parse_limit(limit)
+    if unit == "m":
+        return start + timedelta(minutes=amount)
+    if unit == "h":
+        return start + timedelta(hours=amount)
+    local = start.astimezone(tz)
+    if unit == "d":
+        return (local + timedelta(days=amount)).astimezone(start.tzinfo)
+    return add_working_days(local, amount).astimezone(start.tzinfo)
+
+
+class SlaPolicy(BaseModel):
+    """Time limits for one severity, optionally for one category (which then overrides)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    severity: str
+    category: str | None = None
+    accept: str
+    contact: str
+    reply: str
+    rating_window: str
+
+    @field_validator("accept", "contact", "reply", "rating_window")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        parse_limit(value)
+        return value
+
+    def limit(self, kind: DeadlineKind) -> str:
+        return self.rating_window if kind is DeadlineKind.rating else str(getattr(self, kind.value))
+
+
+def select_policy(policies: list[SlaPolicy], category: str, severity: str) -> SlaPolicy:
+    """The category's own policy for this severity if there is one, else the severity default."""
+    matching = [p for p in policies if p.severity == severity and p.category in (category, None)]
+    if not matching:
+        raise LookupError(f"no SLA policy for severity {severity!r}")
+    return min(matching, key=lambda p: p.category is None)

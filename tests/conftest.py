@@ -1,0 +1,118 @@
+"""Real servers for the suite: embedded PostgreSQL (or DATABASE_URL), the time-skipping test
+server for workflow tests, and the Temporal dev server where a test needs the real thing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.config import Settings
+from db import reference
+from db.migrate import upgrade
+from db.session import make_engine, make_sessionmaker
+from worker.stack import create_database, start_postgres, start_temporal, temporal_test_server
+from workflows import search_attributes as sa
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh, migrated, seeded database on DATABASE_URL's server or an embedded one."""
+    admin = os.environ.get("DATABASE_URL") or start_postgres(
+        tmp_path_factory.mktemp("pg"), database="postgres"
+    )
+    url = create_database(admin, f"gridcase_test_{os.getpid()}")
+    settings = Settings(database_url=url)
+    upgrade(settings.sqlalchemy_url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(postgres_url: str) -> Settings:
+    return Settings(database_url=postgres_url, task_queue="cases-test")
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(settings)
+    async with make_sessionmaker(engine).begin() as session:
+        await reference.seed(session, settings.config_dir)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    if os.environ.get("TEMPORAL_ADDRESS"):
+        client = await Client.connect(
+            os.environ["TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
+        )
+        env = WorkflowEnvironment.from_client(client)
+        await register_search_attributes(client)
+    else:
+        env = await start_temporal()
+    yield env
+    await env.shutdown()
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server (and a bare cluster) fail every upsert of an unknown key."""
+    types = {
+        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    }
+    request = AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={key.name: types[key.indexed_value_type.name] for key in sa.ALL},
+    )
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except Exception as error:  # already registered
+        if "already" not in str(error).lower():
+            raise
+
+
+def unique_queue() -> str:
+    return f"cases-{uuid.uuid4().hex[:8]}"
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+async def eventually(check, within: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll an async check until it returns something truthy (or fail with its last value)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await check()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(interval)

@@ -1,0 +1,24 @@
+"""The allowed-actions table the validators, the query and the API's 409 body share."""
+
+from domain.case import Action, CaseStatus, allowed_actions
+
+
+def test_a_dispatched_case_can_be_accepted_returned_reassigned_or_rejected() -> None:
+    assert set(allowed_actions(CaseStatus.dispatched, contacted=False)) == {
+        Action.accept,
+        Action.return_,
+        Action.reassign,
+        Action.reject,
+    }
+
+
+def test_the_unit_contacts_the_resident_before_it_replies() -> None:
+    assert Action.reply not in allowed_actions(CaseStatus.in_progress, contacted=False)
+    assert Action.contact in allowed_actions(CaseStatus.in_progress, contacted=False)
+    after = allowed_actions(CaseStatus.in_progress, contacted=True)
+    assert Action.reply in after and Action.contact not in after
+
+
+def test_only_the_resident_rating_follows_a_reply_and_nothing_follows_closure() -> None:
+    assert allowed_actions(CaseStatus.replied, contacted=True) == [Action.rate]
+    assert allowed_actions(CaseStatus.closed, contacted=True) == []

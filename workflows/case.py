@@ -1,0 +1,459 @@
+"""CaseWorkflow: one resident request or grid event, from receipt to closure.
+
+Reads top to bottom like the loop in DOMAIN.md: receive and route, dispatch, accept (or return and
+reassign), contact the resident, reply, rating (and one re-handling), close. Human actions are
+Updates; every change is persisted by one idempotent activity and mirrored in search attributes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from zoneinfo import ZoneInfo
+
+    from activities.cases import CaseActivities
+    from domain.case import (
+        AcceptInput,
+        Action,
+        CaseEvent,
+        CaseIntake,
+        CaseRecord,
+        CaseStatus,
+        CaseView,
+        ContactInput,
+        Deadline,
+        EventType,
+        Grade,
+        Outcome,
+        ProgressInput,
+        RateInput,
+        ReassignInput,
+        RejectInput,
+        ReplyInput,
+        ReturnInput,
+        Routed,
+        allowed_actions,
+    )
+    from domain.sla import DeadlineKind, due_at
+    from workflows import search_attributes as sa
+
+# The subdistrict's clock decides what a working day is.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+SYSTEM = "system"
+NOT_ALLOWED_NOW = "NotAllowedNow"
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Persistence must eventually succeed (PostgreSQL may be down for a while); retry without limit.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, intake: CaseIntake) -> None:
+        self._intake = intake
+        self._status = CaseStatus.received
+        self._routed: Routed | None = None
+        self._unit: str | None = None
+        self._rule: str | None = None
+        self._deadlines: dict[DeadlineKind, Deadline] = {}
+        self._overdue = False
+        self._returns = 0
+        self._rehandled = False
+        self._contacted = False
+        self._grade: Grade | None = None
+        self._solved: bool | None = None
+        self._outcome: Outcome | None = None
+        self._received_at = workflow.now()
+        self._stamps: dict[str, datetime] = {}
+        self._seq = 0
+        self._persisted_seq = 0
+        self._unsaved: list[CaseEvent] = []
+        self._reporter_saved = False
+        # Bumped by every change, so the deadline watcher re-plans after any action.
+        self._version = 0
+        # One change at a time: actions and deadline expiries are applied and persisted in order.
+        self._lock = asyncio.Lock()
+
+    # ---- the life of a case ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, intake: CaseIntake) -> CaseView:
+        async with self._lock:
+            self._record(EventType.received, SYSTEM, channel=intake.channel.value)
+            self._routed = await workflow.execute_activity_method(
+                CaseActivities.route_case,
+                intake,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+                summary=f"route {intake.category}",
+            )
+            if self._routed.unit is not None:
+                self._dispatch(self._routed.unit, self._routed.rule, SYSTEM, self._routed.reason)
+            else:
+                # Nobody is in charge by the rules: the dispatcher decides (reassign or reject).
+                self._status = CaseStatus.returned
+                self._record(EventType.route_failed, SYSTEM, reason=self._routed.reason)
+            await self._commit()
+
+        while self._status is not CaseStatus.closed:
+            await self._watch_deadlines()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._view()
+
+    def _dispatch(
+        self,
+        unit: str,
+        rule: str | None,
+        actor: str,
+        reason: str | None,
+        event: str = EventType.dispatched,
+    ) -> None:
+        """派单: the unit's clock starts now for accepting, contacting and replying."""
+        now = workflow.now()
+        self._status = CaseStatus.dispatched
+        self._unit, self._rule = unit, rule
+        self._stamps["dispatched_at"] = now
+        for kind in (DeadlineKind.accept, DeadlineKind.contact, DeadlineKind.reply):
+            self._deadlines[kind] = Deadline(kind=kind, due_at=self._due(kind, now))
+        self._record(
+            event,
+            actor,
+            unit=unit,
+            rule=rule,
+            reason=reason,
+            due={k.value: d.due_at.isoformat() for k, d in self._deadlines.items()},
+        )
+
+    # ---- human actions: Updates, each validated against the one allowed-actions table ----------
+
+    @workflow.update
+    async def routed(self) -> CaseView:
+        """The case as soon as it is routed and recorded: what intake answers the caller."""
+        await workflow.wait_condition(
+            lambda: self._status is not CaseStatus.received and self._persisted_seq == self._seq
+        )
+        return self._view()
+
+    @workflow.update
+    async def accept(self, input: AcceptInput) -> CaseView:
+        async with self._change(Action.accept):
+            self._meet(DeadlineKind.accept)
+            self._status = CaseStatus.in_progress
+            self._stamps["accepted_at"] = workflow.now()
+            self._record(Action.accept, input.actor, unit=self._unit, note=input.note)
+        return self._view()
+
+    @accept.validator
+    def _validate_accept(self, input: AcceptInput) -> None:
+        self._check(Action.accept)
+
+    @workflow.update(name="return")
+    async def return_(self, input: ReturnInput) -> CaseView:
+        async with self._change(Action.return_):
+            # Returning in time counts as acting on the case; the other clocks stop with it.
+            self._meet(DeadlineKind.accept)
+            self._deadlines.pop(DeadlineKind.contact, None)
+            self._deadlines.pop(DeadlineKind.reply, None)
+            self._returns += 1
+            self._status = CaseStatus.returned
+            self._record(Action.return_, input.actor, unit=self._unit, reason=input.reason)
+        return self._view()
+
+    @return_.validator
+    def _validate_return(self, input: ReturnInput) -> None:
+        self._check(Action.return_)
+
+    @workflow.update
+    async def reassign(self, input: ReassignInput) -> CaseView:
+        async with self._change(Action.reassign):
+            self._dispatch(input.unit, None, input.actor, input.reason, event=Action.reassign)
+        return self._view()
+
+    @reassign.validator
+    def _validate_reassign(self, input: ReassignInput) -> None:
+        self._check(Action.reassign)
+
+    @workflow.update
+    async def reject(self, input: RejectInput) -> CaseView:
+        async with self._change(Action.reject):
+            self._record(Action.reject, input.actor, reason=input.reason)
+            self._close(Outcome.rejected)
+        return self._view()
+
+    @reject.validator
+    def _validate_reject(self, input: RejectInput) -> None:
+        self._check(Action.reject)
+
+    @workflow.update
+    async def contact(self, input: ContactInput) -> CaseView:
+        async with self._change(Action.contact):
+            self._meet(DeadlineKind.contact)
+            self._contacted = True
+            self._stamps["contacted_at"] = workflow.now()
+            self._record(Action.contact, input.actor, note=input.note)
+        return self._view()
+
+    @contact.validator
+    def _validate_contact(self, input: ContactInput) -> None:
+        self._check(Action.contact)
+
+    @workflow.update
+    async def progress(self, input: ProgressInput) -> CaseView:
+        async with self._change(Action.progress):
+            self._record(Action.progress, input.actor, note=input.note)
+        return self._view()
+
+    @progress.validator
+    def _validate_progress(self, input: ProgressInput) -> None:
+        self._check(Action.progress)
+
+    @workflow.update
+    async def reply(self, input: ReplyInput) -> CaseView:
+        """谁办理谁答复: the handling unit replies; the resident's rating window opens."""
+        async with self._change(Action.reply):
+            now = workflow.now()
+            self._meet(DeadlineKind.reply)
+            self._status = CaseStatus.replied
+            self._stamps["replied_at"] = now
+            self._deadlines[DeadlineKind.rating] = Deadline(
+                kind=DeadlineKind.rating, due_at=self._due(DeadlineKind.rating, now)
+            )
+            self._record(Action.reply, input.actor, unit=self._unit, result=input.result)
+        return self._view()
+
+    @reply.validator
+    def _validate_reply(self, input: ReplyInput) -> None:
+        self._check(Action.reply)
+
+    @workflow.update
+    async def rate(self, input: RateInput) -> CaseView:
+        async with self._change(Action.rate):
+            now = workflow.now()
+            self._meet(DeadlineKind.rating)
+            self._grade, self._solved = input.grade, input.solved
+            self._stamps["rated_at"] = now
+            self._record(
+                Action.rate,
+                input.actor,
+                grade=input.grade.value,
+                solved=input.solved,
+                comment=input.comment,
+            )
+            if input.grade is Grade.unsatisfied and not self._rehandled:
+                # 重办: once, by the same unit, with a fresh reply deadline.
+                self._rehandled = True
+                self._status = CaseStatus.in_progress
+                del self._deadlines[DeadlineKind.rating]
+                self._deadlines[DeadlineKind.reply] = Deadline(
+                    kind=DeadlineKind.reply, due_at=self._due(DeadlineKind.reply, now)
+                )
+                self._record(EventType.rehandling, SYSTEM, unit=self._unit)
+            else:
+                self._close(Outcome.rated)
+        return self._view()
+
+    @rate.validator
+    def _validate_rate(self, input: RateInput) -> None:
+        self._check(Action.rate)
+
+    @workflow.query
+    def state(self) -> CaseView:
+        return self._view()
+
+    # ---- deadlines: the one place that waits on them and acts when one is missed ---------------
+
+    async def _watch_deadlines(self) -> None:
+        """Wait for the next change or the earliest pending deadline, whichever comes first."""
+        version = self._version
+        pending = self._pending()
+        if not pending:
+            await workflow.wait_condition(lambda: self._version != version)
+            return
+        deadline = pending[0]
+        timeout = deadline.due_at - workflow.now()
+        if timeout > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._version != version,
+                    timeout=timeout,
+                    timeout_summary=f"{deadline.kind.value} deadline {self._unit or ''}".strip(),
+                )
+                return
+            except TimeoutError:
+                pass
+        async with self._lock:
+            if self._version == version:  # no action slipped in while we waited for the lock
+                await self._deadline_passed(deadline)
+
+    async def _deadline_passed(self, deadline: Deadline) -> None:
+        if deadline.kind is DeadlineKind.rating:
+            self._close(Outcome.unrated)
+        else:
+            deadline.missed = True
+            self._overdue = True
+            self._record(
+                EventType.deadline_missed,
+                SYSTEM,
+                deadline=deadline.kind.value,
+                due_at=deadline.due_at.isoformat(),
+                unit=self._unit,
+            )
+        await self._commit()
+
+    def _pending(self) -> list[Deadline]:
+        if self._status is CaseStatus.closed:
+            return []
+        waiting = [d for d in self._deadlines.values() if d.met_at is None and not d.missed]
+        return sorted(waiting, key=lambda d: d.due_at)
+
+    def _due(self, kind: DeadlineKind, start: datetime) -> datetime:
+        assert self._routed is not None
+        limit = {
+            DeadlineKind.accept: self._routed.accept,
+            DeadlineKind.contact: self._routed.contact,
+            DeadlineKind.reply: self._routed.reply,
+            DeadlineKind.rating: self._routed.rating_window,
+        }[kind]
+        return due_at(start, limit, LOCAL_TZ)
+
+    def _meet(self, kind: DeadlineKind) -> None:
+        deadline = self._deadlines.get(kind)
+        if deadline is not None and deadline.met_at is None:
+            deadline.met_at = workflow.now()
+
+    # ---- closure -------------------------------------------------------------------------------
+
+    def _close(self, outcome: Outcome) -> None:
+        """办结: the record keeps the outcome, every timestamp and whether each deadline was met."""
+        self._status = CaseStatus.closed
+        self._outcome = outcome
+        self._stamps["closed_at"] = workflow.now()
+        self._record(
+            EventType.closed,
+            SYSTEM,
+            outcome=outcome.value,
+            grade=self._grade.value if self._grade else None,
+            deadlines={
+                d.kind.value: {
+                    "due_at": d.due_at.isoformat(),
+                    "met_at": d.met_at.isoformat() if d.met_at else None,
+                    "on_time": d.met_at is not None and d.met_at <= d.due_at,
+                }
+                for d in self._deadlines.values()
+            },
+        )
+
+    # ---- applying and persisting changes -------------------------------------------------------
+
+    def _check(self, action: Action) -> None:
+        allowed = allowed_actions(self._status, self._contacted)
+        if action not in allowed:
+            raise ApplicationError(
+                f"cannot {action.value} a case that is {self._status.value}",
+                {"status": self._status.value, "allowed_actions": [a.value for a in allowed]},
+                type=NOT_ALLOWED_NOW,
+                non_retryable=True,
+            )
+
+    @asynccontextmanager
+    async def _change(self, action: Action) -> AsyncIterator[None]:
+        """Apply one action under the lock and persist it; re-checked because a concurrent
+        Update may have changed the state after this one was validated."""
+        async with self._lock:
+            self._check(action)
+            yield
+            await self._commit()
+
+    def _record(self, type: str, actor: str, **data: Any) -> None:
+        self._seq += 1
+        self._unsaved.append(
+            CaseEvent(seq=self._seq, type=str(type), at=workflow.now(), actor=actor, data=data)
+        )
+
+    async def _commit(self) -> None:
+        """Persist the unsaved events with the new state (idempotent by case id + seq), then
+        mirror the state into search attributes."""
+        events, self._unsaved = self._unsaved, []
+        record = CaseRecord(
+            case=self._view(),
+            reporter=None if self._reporter_saved else self._intake.reporter,
+            events=events,
+        )
+        await workflow.execute_activity_method(
+            CaseActivities.record_case,
+            record,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=f"record {', '.join(e.type for e in events)}",
+        )
+        self._reporter_saved = True
+        self._persisted_seq = events[-1].seq
+        self._version += 1
+        workflow.upsert_search_attributes(self._search_attributes())
+
+    def _search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
+        pending = self._pending()
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.CASE_STATUS.value_set(self._status.value),
+            sa.CASE_CATEGORY.value_set(self._intake.category),
+            sa.CASE_CHANNEL.value_set(self._intake.channel.value),
+            sa.CASE_OVERDUE.value_set(self._overdue),
+            sa.CASE_ESCALATION_LEVEL.value_set(0),
+            sa.CASE_DUE_AT.value_set(pending[0].due_at)
+            if pending
+            else sa.CASE_DUE_AT.value_unset(),
+        ]
+        optional = {
+            sa.CASE_COMMUNITY: self._routed.community if self._routed else None,
+            sa.CASE_GRID: self._routed.grid if self._routed else None,
+            sa.CASE_UNIT: self._unit,
+            sa.CASE_SEVERITY: self._routed.severity.value if self._routed else None,
+        }
+        for key, value in optional.items():
+            updates.append(key.value_set(value) if value else key.value_unset())
+        return updates
+
+    def _view(self) -> CaseView:
+        intake, routed = self._intake, self._routed
+        return CaseView(
+            id=intake.case_id,
+            number=intake.number,
+            status=self._status,
+            channel=intake.channel,
+            external_ref=intake.external_ref,
+            category=intake.category,
+            severity=routed.severity if routed else intake.severity,
+            title=intake.title,
+            description=intake.description,
+            address=intake.location.address,
+            community=routed.community if routed else intake.location.community,
+            grid=routed.grid if routed else intake.location.grid,
+            unit=self._unit,
+            rule=self._rule,
+            overdue=self._overdue,
+            returns=self._returns,
+            rehandled=self._rehandled,
+            grade=self._grade,
+            solved=self._solved,
+            outcome=self._outcome,
+            received_at=self._received_at,
+            dispatched_at=self._stamps.get("dispatched_at"),
+            accepted_at=self._stamps.get("accepted_at"),
+            contacted_at=self._stamps.get("contacted_at"),
+            replied_at=self._stamps.get("replied_at"),
+            rated_at=self._stamps.get("rated_at"),
+            closed_at=self._stamps.get("closed_at"),
+            deadlines=[d.model_copy() for d in self._deadlines.values()],
+            allowed_actions=allowed_actions(self._status, self._contacted),
+            last_seq=self._seq,
+        )
