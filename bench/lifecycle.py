@@ -79,7 +79,9 @@ async def bare_run(client: Client, count: int, concurrency: int) -> float:
             await handle.execute_update(BareCaseWorkflow.step, name)
         await handle.result()
 
-    async with Worker(client, task_queue=queue, workflows=[BareCaseWorkflow], activities=[bare_step]):
+    async with Worker(
+        client, task_queue=queue, workflows=[BareCaseWorkflow], activities=[bare_step]
+    ):
         return await bounded(concurrency, count, one)
 
 
@@ -157,15 +159,21 @@ async def main(count: int, concurrency: int) -> None:
             await env.shutdown()
 
     bare_rate, case_rate = count / bare_seconds, count / case_seconds
-    print(f"cases: {count}, concurrency: {concurrency}, server: "
-          f"{'dev server (in-memory)' if env else settings.temporal_target}")
+    print(
+        f"cases: {count}, concurrency: {concurrency}, server: "
+        f"{'dev server (in-memory)' if env else settings.temporal_target}"
+    )
     print(f"bare workflow, same shape : {bare_rate:7.1f} cases/s")
     print(f"gridcase via the API      : {case_rate:7.1f} cases/s")
     print(f"ratio gridcase / bare     : {case_rate / bare_rate:7.2f}")
-    print(f"intake -> dispatched      : p50 {percentile(intake, 0.5) * 1000:.0f} ms, "
-          f"p99 {percentile(intake, 0.99) * 1000:.0f} ms")
-    print(f"history events per case   : {statistics.median(events):.0f} "
-          f"(bare workflow: {bare_events})")
+    print(
+        f"intake -> dispatched      : p50 {percentile(intake, 0.5) * 1000:.0f} ms, "
+        f"p99 {percentile(intake, 0.99) * 1000:.0f} ms"
+    )
+    print(
+        f"history events per case   : {statistics.median(events):.0f} "
+        f"(bare workflow: {bare_events})"
+    )
 
 
 async def _a_bare_id(client: Client) -> str:

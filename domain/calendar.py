@@ -9,8 +9,12 @@ around a movable holiday, which errs on the resident's side.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+# The subdistrict's clock decides what a working day is and which day a case was received.
+SUBDISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 
 # Fixed-date statutory holidays (New Year, Labour Day, National Day) for years not yet published.
 _FIXED_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}

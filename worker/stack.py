@@ -36,7 +36,10 @@ def create_database(admin_url: str, database: str) -> str:
     psql = _psql()
     url = admin_url.replace("postgresql+asyncpg://", "postgresql://")
     # Two commands: CREATE DATABASE cannot share a transaction with anything.
-    for sql in (f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', f'CREATE DATABASE "{database}"'):
+    for sql in (
+        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+        f'CREATE DATABASE "{database}"',
+    ):
         done = subprocess.run([psql, url, "-q", "-c", sql], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"psql failed: {done.stderr.strip()}")

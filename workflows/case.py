@@ -18,9 +18,8 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from zoneinfo import ZoneInfo
-
     from activities.cases import CaseActivities
+    from domain.calendar import SUBDISTRICT_TZ
     from domain.case import (
         AcceptInput,
         Action,
@@ -46,8 +45,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.sla import DeadlineKind, due_at
     from workflows import search_attributes as sa
 
-# The subdistrict's clock decides what a working day is.
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SYSTEM = "system"
 NOT_ALLOWED_NOW = "NotAllowedNow"
 
@@ -324,7 +321,7 @@ class CaseWorkflow:
             DeadlineKind.reply: self._routed.reply,
             DeadlineKind.rating: self._routed.rating_window,
         }[kind]
-        return due_at(start, limit, LOCAL_TZ)
+        return due_at(start, limit, SUBDISTRICT_TZ)
 
     def _meet(self, kind: DeadlineKind) -> None:
         deadline = self._deadlines.get(kind)

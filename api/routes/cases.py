@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -24,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
-from api.errors import InvalidReference, NotAllowedNow, UnknownCase
+from api.errors import InvalidReference, NotAllowedNow, Unavailable, UnknownCase
 from api.schemas import (
     CaseCreate,
     CaseOut,
@@ -37,6 +40,7 @@ from api.schemas import (
 from core.config import Settings
 from db import cases
 from db.models import Case, Category, Community, Grid, Unit
+from domain.calendar import SUBDISTRICT_TZ
 from domain.case import (
     AcceptInput,
     CaseIntake,
@@ -57,7 +61,6 @@ from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # How long intake waits for routing before answering 202 (the case goes on without the caller).
 ROUTING_WAIT_SECONDS = 10.0
 
@@ -98,7 +101,7 @@ async def create_case(
     async with sessions.begin() as session:
         await _check_references(session, body)
         number = await cases.allocate_number(session)
-        case_id = f"{settings.case_prefix}-{datetime.now(LOCAL_TZ).year}-{number:06d}"
+        case_id = f"{settings.case_prefix}-{datetime.now(SUBDISTRICT_TZ).year}-{number:06d}"
         if body.external_ref is not None:
             key = await cases.claim_intake(
                 session, body.channel.value, body.external_ref, case_id, number
@@ -184,7 +187,7 @@ def _received_view(intake: CaseIntake) -> CaseView:
         grade=None,
         solved=None,
         outcome=None,
-        received_at=datetime.now(LOCAL_TZ),
+        received_at=datetime.now(SUBDISTRICT_TZ),
         dispatched_at=None,
         accepted_at=None,
         contacted_at=None,
@@ -265,144 +268,115 @@ async def _live(temporal: Client, case_id: str, settings: Settings) -> LiveState
 # ---- human actions: one Update each --------------------------------------------------------------
 
 
+class CaseActions:
+    """Sends one action to a case's workflow as an Update and maps the outcome to HTTP.
+
+    An `Idempotency-Key` header makes the action safe to retry: it becomes the Update id, and
+    Temporal runs an Update id once per case, so a retry after a 503 attaches to the first try."""
+
+    def __init__(
+        self,
+        session: SessionDep,
+        temporal: TemporalDep,
+        settings: SettingsDep,
+        actor: CurrentActor,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=100,
+                description="Any unique string; repeating it repeats nothing",
+            ),
+        ] = None,
+    ) -> None:
+        self.session, self.temporal, self.settings = session, temporal, settings
+        self.actor, self.idempotency_key = actor, idempotency_key
+
+    async def __call__(self, case_id: str, update: Any, body: ActionInputT) -> CaseOut:
+        case = await _get_or_404(self.session, case_id)
+        handle = self.temporal.get_workflow_handle(case_id)
+        update_id = f"{update.__name__}:{self.idempotency_key}" if self.idempotency_key else None
+        try:
+            view: CaseView = await handle.execute_update(
+                update,
+                body.model_copy(update={"actor": self.actor}),
+                id=update_id,
+                rpc_timeout=_rpc_timeout(self.settings),
+            )
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
+                raise NotAllowedNow(
+                    cause.message, cause.details[0] if cause.details else None
+                ) from None
+            raise
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # No worker took the action in time (all down or overloaded). It may still run when
+            # one comes back; a retry with the same Idempotency-Key then returns its result.
+            raise Unavailable(
+                "the case's worker did not answer in time; retry with the same Idempotency-Key",
+                {"id": case_id},
+            ) from None
+        except RPCError as rpc:
+            if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed: case closed
+                raise NotAllowedNow(
+                    f"the case is {case.status}", {"status": case.status, "allowed_actions": []}
+                ) from None
+            raise
+        return CaseOut(**view.model_dump())
+
+
+Act = Annotated[CaseActions, Depends()]
+
+
 @router.post("/{case_id}/accept", response_model=CaseOut, responses=_ERRORS)
-async def accept(
-    case_id: CaseId,
-    body: AcceptInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def accept(case_id: CaseId, body: AcceptInput, act: Act) -> CaseOut:
     """签收: the unit signs for the case and starts handling it."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.accept, body, actor)
+    return await act(case_id, CaseWorkflow.accept, body)
 
 
 @router.post("/{case_id}/return", response_model=CaseOut, responses=_ERRORS)
-async def return_(
-    case_id: CaseId,
-    body: ReturnInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def return_(case_id: CaseId, body: ReturnInput, act: Act) -> CaseOut:
     """退单: not ours — back to the dispatcher, with the reason."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.return_, body, actor)
+    return await act(case_id, CaseWorkflow.return_, body)
 
 
 @router.post("/{case_id}/reassign", response_model=CaseOut, responses=_ERRORS)
-async def reassign(
-    case_id: CaseId,
-    body: ReassignInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def reassign(case_id: CaseId, body: ReassignInput, act: Act) -> CaseOut:
     """The dispatcher sends the case to another unit; its clocks restart."""
-    if await session.get(Unit, body.unit) is None:
+    if await act.session.get(Unit, body.unit) is None:
         raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.reassign, body, actor)
+    return await act(case_id, CaseWorkflow.reassign, body)
 
 
 @router.post("/{case_id}/reject", response_model=CaseOut, responses=_ERRORS)
-async def reject(
-    case_id: CaseId,
-    body: RejectInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def reject(case_id: CaseId, body: RejectInput, act: Act) -> CaseOut:
     """不予受理: not a government matter; closed with the reason (and still counted)."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.reject, body, actor)
+    return await act(case_id, CaseWorkflow.reject, body)
 
 
 @router.post("/{case_id}/contact", response_model=CaseOut, responses=_ERRORS)
-async def contact(
-    case_id: CaseId,
-    body: ContactInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def contact(case_id: CaseId, body: ContactInput, act: Act) -> CaseOut:
     """联系诉求人: first contact with the resident."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.contact, body, actor)
+    return await act(case_id, CaseWorkflow.contact, body)
 
 
 @router.post("/{case_id}/progress", response_model=CaseOut, responses=_ERRORS)
-async def progress(
-    case_id: CaseId,
-    body: ProgressInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def progress(case_id: CaseId, body: ProgressInput, act: Act) -> CaseOut:
     """A progress note while handling."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.progress, body, actor)
+    return await act(case_id, CaseWorkflow.progress, body)
 
 
 @router.post("/{case_id}/reply", response_model=CaseOut, responses=_ERRORS)
-async def reply(
-    case_id: CaseId,
-    body: ReplyInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def reply(case_id: CaseId, body: ReplyInput, act: Act) -> CaseOut:
     """答复: the handling unit writes the result to the resident."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.reply, body, actor)
+    return await act(case_id, CaseWorkflow.reply, body)
 
 
 @router.post("/{case_id}/rate", response_model=CaseOut, responses=_ERRORS)
-async def rate(
-    case_id: CaseId,
-    body: RateInput,
-    actor: CurrentActor,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> CaseOut:
+async def rate(case_id: CaseId, body: RateInput, act: Act) -> CaseOut:
     """评价: the resident rates the reply; unsatisfied once means re-handling."""
-    return await _act(temporal, session, settings, case_id, CaseWorkflow.rate, body, actor)
-
-
-async def _act(
-    temporal: Client,
-    session: AsyncSession,
-    settings: Settings,
-    case_id: str,
-    update: Any,
-    body: ActionInputT,
-    actor: str,
-) -> CaseOut:
-    case = await _get_or_404(session, case_id)
-    handle = temporal.get_workflow_handle(case_id)
-    try:
-        view: CaseView = await handle.execute_update(
-            update, body.model_copy(update={"actor": actor}), rpc_timeout=_rpc_timeout(settings)
-        )
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
-            raise NotAllowedNow(
-                cause.message, cause.details[0] if cause.details else None
-            ) from None
-        raise
-    except RPCError as rpc:
-        if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed: the case is closed
-            raise NotAllowedNow(
-                f"the case is {case.status}", {"status": case.status, "allowed_actions": []}
-            ) from None
-        raise
-    return CaseOut(**view.model_dump())
-
-
-# ---- helpers -------------------------------------------------------------------------------------
+    return await act(case_id, CaseWorkflow.rate, body)
 
 
 async def _get_or_404(session: AsyncSession, case_id: str) -> Case:

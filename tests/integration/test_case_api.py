@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -79,9 +80,17 @@ async def count(sessions: async_sessionmaker[AsyncSession], query: Any) -> int:
 async def drive(
     api: httpx.AsyncClient, case_id: str, *steps: tuple[str, dict[str, Any]]
 ) -> dict[str, Any]:
+    """Take each step as a careful client does: with an Idempotency-Key, retrying on 503."""
     body: dict[str, Any] = {}
     for action, payload in steps:
-        response = await api.post(f"/v1/cases/{case_id}/{action}", json=payload)
+        key = uuid.uuid4().hex
+        while True:
+            response = await api.post(
+                f"/v1/cases/{case_id}/{action}", json=payload, headers={"Idempotency-Key": key}
+            )
+            if response.status_code != 503:
+                break
+            assert response.headers["Retry-After"]
         assert response.status_code == 200, response.text
         body = response.json()
     return body
@@ -224,7 +233,7 @@ async def test_reference_data_and_readiness(api: httpx.AsyncClient) -> None:
     assert len((await api.get("/v1/grids", params={"community": "C01"})).json()) >= 7
     categories = {c["code"] for c in (await api.get("/v1/categories")).json()}
     assert {"sanitation.dead_corner", "public_order.flyers", "utilities.water_outage"} <= categories
-    assert any(u["kind"] == "district_agency" for u in (await api.get("/v1/units")).json())
+    assert any(u["kind"] == "agency" for u in (await api.get("/v1/units")).json())
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {
@@ -252,7 +261,9 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_doubles_nothing(
             stderr=subprocess.DEVNULL,
         )
 
-    app = create_app(app_settings(settings, dev_server, queue))
+    # A short RPC timeout so the action sent while no worker runs answers 503 and is retried.
+    short = app_settings(settings, dev_server, queue).model_copy(update={"temporal_rpc_timeout": 3})
+    app = create_app(short)
     first = start_worker()
     try:
         async with (

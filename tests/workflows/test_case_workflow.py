@@ -3,6 +3,7 @@ a seven-day deadline takes milliseconds."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db import cases
@@ -40,6 +42,7 @@ async def start(
 ) -> AsyncIterator[Any]:
     """Run a worker for the test and hand it a function that files a case."""
     queue = unique_queue()
+    started: list[WorkflowHandle[CaseWorkflow, Any]] = []
     async with build_worker(time_skipping.client, sessions, queue):
 
         async def file_case(**overrides: Any) -> WorkflowHandle[CaseWorkflow, Any]:
@@ -61,10 +64,16 @@ async def start(
             handle = await time_skipping.client.start_workflow(
                 CaseWorkflow.run, intake, id=intake.case_id, task_queue=queue
             )
+            started.append(handle)
             await handle.execute_update(CaseWorkflow.routed)
             return handle
 
         yield file_case
+        # A case left open would keep firing timers at a queue nobody polls any more, and the
+        # test server stops skipping time while a workflow task is outstanding.
+        for handle in started:
+            with contextlib.suppress(RPCError):  # already closed
+                await handle.terminate("test over")
 
 
 async def events_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[str]:
