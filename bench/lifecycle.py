@@ -137,7 +137,7 @@ async def main(count: int, concurrency: int) -> None:
         temporal_address=env.client.service_client.config.target_host if env else None,
         task_queue=f"bench-{uuid.uuid4().hex[:6]}",
     )
-    upgrade(settings.sqlalchemy_url)
+    await asyncio.to_thread(upgrade, settings.sqlalchemy_url)  # alembic runs its own loop
     engine = make_engine(settings, pool_size=1)
     async with make_sessionmaker(engine).begin() as session:
         await reference.seed(session, settings.config_dir)
