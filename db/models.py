@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -93,6 +94,8 @@ class Category(Base):
     unit_kind: Mapped[str] = mapped_column(String(32))
     government_matter: Mapped[bool] = mapped_column(Boolean, default=True)
     linkage: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The agencies that must report (吹哨报到) when a case of this category opens a linkage.
+    linkage_agencies: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class SlaPolicyRow(Base):
@@ -105,6 +108,30 @@ class SlaPolicyRow(Base):
     contact: Mapped[str] = mapped_column(String(16))
     reply: Mapped[str] = mapped_column(String(16))
     rating_window: Mapped[str] = mapped_column(String(16))
+    # Warning at this share of each limit; after a miss, one ladder step per `escalate_every`.
+    warn_share: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
+    escalate_every: Mapped[str] = mapped_column(String(16), default="4h", server_default="4h")
+    # Extensions (延期) and suspensions (挂起): how often and how long.
+    max_extensions: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    max_extension: Mapped[str] = mapped_column(String(16), default="10wd", server_default="10wd")
+    max_suspensions: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    max_suspended: Mapped[str] = mapped_column(String(16), default="15d", server_default="15d")
+    # Multi-agency linkage: returned this often makes a case big; each agency's limits.
+    returns_for_linkage: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    agency_report: Mapped[str] = mapped_column(String(16), default="2h", server_default="2h")
+    agency_done: Mapped[str] = mapped_column(String(16), default="5wd", server_default="5wd")
+
+
+class EscalationLevel(Base):
+    """The three-level linkage as an escalation ladder: who is told (and may take over) at each
+    step after a missed deadline. `unit` is a unit code or "@community"."""
+
+    __tablename__ = "escalation_levels"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(32))
+    takes_over: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class RoutingRuleRow(Base):
@@ -160,8 +187,15 @@ class Case(Base):
     grade: Mapped[str | None] = mapped_column(String(32))
     solved: Mapped[bool | None] = mapped_column(Boolean)
     outcome: Mapped[str | None] = mapped_column(String(16))
-    # The earliest pending deadline: what overdue lists sort by.
+    # Escalation ladder step reached (0 = still with the unit), linkage state, suspension and
+    # the supervisor review queue: what supervisors filter on.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    linkage: Mapped[str | None] = mapped_column(String(16))
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    review: Mapped[str | None] = mapped_column(String(16))
+    # The earliest pending deadline and its warning point: what overdue / at-risk lists use.
     due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
     deadlines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     received_at: Mapped[datetime]
     dispatched_at: Mapped[datetime | None]
@@ -193,3 +227,25 @@ class CaseEventRow(Base):
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Notification(Base):
+    """The outbox: written in the same transaction as the event that causes it, keyed by
+    (case id, event seq, recipient) so a retried activity never writes one twice; a sender
+    delivers unsent rows and marks them sent."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        Index("ix_notifications_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+    )

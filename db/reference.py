@@ -15,6 +15,7 @@ from db.models import (
     Base,
     Category,
     Community,
+    EscalationLevel,
     Grid,
     GridWorker,
     RoutingRuleRow,
@@ -33,6 +34,7 @@ FILES: tuple[tuple[str, type[Base]], ...] = (
     ("categories.yaml", Category),
     ("sla_policies.yaml", SlaPolicyRow),
     ("routing_rules.yaml", RoutingRuleRow),
+    ("escalation_levels.yaml", EscalationLevel),
 )
 
 
