@@ -10,6 +10,10 @@ from activities.cases import CaseActivities
 from workflows.case import CaseWorkflow
 
 
+# Every workflow type this worker runs (the replay test checks recorded histories of each).
+WORKFLOWS = [CaseWorkflow]
+
+
 def build_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str
 ) -> Worker:
@@ -17,6 +21,6 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CaseWorkflow],
+        workflows=WORKFLOWS,
         activities=[activities.route_case, activities.record_case],
     )

@@ -4,6 +4,7 @@ a seven-day deadline takes milliseconds."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -32,13 +33,16 @@ from domain.case import (
 )
 from domain.sla import DeadlineKind
 from tests.conftest import unique_queue
+from tests.replay import HISTORIES
 from worker.main import build_worker
 from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
 
 
 @pytest.fixture
 async def start(
-    time_skipping: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]
+    time_skipping: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Any]:
     """Run a worker for the test and hand it a function that files a case."""
     queue = unique_queue()
@@ -69,6 +73,11 @@ async def start(
             return handle
 
         yield file_case
+        if os.environ.get("GRIDCASE_RECORD_HISTORIES"):  # new replay fixtures: see tests/replay
+            for n, handle in enumerate(started):
+                history = await handle.fetch_history()
+                name = f"case-{request.node.name.removeprefix('test_')}-{n}.json"
+                (HISTORIES / name).write_text(history.to_json(), encoding="utf-8")
         # A case left open would keep firing timers at a queue nobody polls any more, and the
         # test server stops skipping time while a workflow task is outstanding.
         for handle in started:

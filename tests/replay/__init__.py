@@ -1,0 +1,8 @@
+"""Recorded workflow histories replayed against the current code (test_replay.py).
+
+Record new ones with `GRIDCASE_RECORD_HISTORIES=1 pytest tests/workflows`; keep the old ones:
+they are what running cases look like to a worker that was just upgraded."""
+
+from pathlib import Path
+
+HISTORIES = Path(__file__).resolve().parent / "histories"

@@ -1,0 +1,28 @@
+"""Every recorded history must replay against the current workflow code: a change that would
+break a running case (a command added, removed or reordered without `workflow.patched`) fails
+here instead of in production."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.replay import HISTORIES
+from worker.main import WORKFLOWS
+
+RECORDED = sorted(HISTORIES.glob("*.json"))
+
+
+def test_there_are_recorded_histories_of_every_workflow_type() -> None:
+    kinds = {path.name.split("-", 1)[0] for path in RECORDED}
+    assert kinds >= {"case"}
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_recorded_history_replays_against_current_code(path) -> None:  # type: ignore[no-untyped-def]
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
