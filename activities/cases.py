@@ -36,13 +36,15 @@ class CaseActivities:
                 category.code,
                 severity.value,
             )
+            place_units = await reference.place_units(session, grid_code, community)
+            ladder = await reference.ladder(session, place_units.get(community or ""))
             try:
                 decision = route(
                     await reference.rules_for(session, category.code),
                     category.code,
                     grid_code,
                     community,
-                    await reference.place_units(session, grid_code, community),
+                    place_units,
                 )
                 unit, rule, reason = decision.unit, decision.rule, decision.reason
             except NoRoutingRule as no_rule:
@@ -58,6 +60,13 @@ class CaseActivities:
             contact=policy.contact,
             reply=policy.reply,
             rating_window=policy.rating_window,
+            warn_share=policy.warn_share,
+            escalate_every=policy.escalate_every,
+            max_extensions=policy.max_extensions,
+            max_extension=policy.max_extension,
+            max_suspensions=policy.max_suspensions,
+            max_suspended=policy.max_suspended,
+            ladder=ladder,
         )
 
     @activity.defn

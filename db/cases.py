@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Case, CaseEventRow, CaseIntakeKey, case_number_seq
+from db.models import Case, CaseEventRow, CaseIntakeKey, Notification, case_number_seq
 from domain.case import CaseRecord
 
 
@@ -50,10 +50,20 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             "rated_at",
             "closed_at",
             "last_seq",
+            "escalation_level",
+            "suspended",
+            "linkage",
+            "review",
         }
     )
     row["deadlines"] = [d.model_dump(mode="json") for d in view.deadlines]
-    row["due_at"] = None if view.outcome else min((d.due_at for d in pending), default=None)
+    earliest = (
+        None
+        if view.outcome or view.suspended
+        else min(pending, key=lambda d: d.due_at, default=None)
+    )
+    row["due_at"] = earliest.due_at if earliest else None
+    row["warn_at"] = earliest.warn_at if earliest else None
     updatable = {k: v for k, v in row.items() if k not in ("id", "number", "received_at")}
     if rec.reporter is not None:
         row.update(reporter_name=rec.reporter.name, reporter_phone=rec.reporter.phone)
@@ -73,6 +83,18 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             insert(CaseEventRow)
             .values([{"case_id": view.id, **e.model_dump()} for e in rec.events])
             .on_conflict_do_nothing(index_elements=[CaseEventRow.case_id, CaseEventRow.seq])
+        )
+    if rec.notifications:
+        # The outbox row shares the event's transaction and its key: a retry adds nothing.
+        await session.execute(
+            insert(Notification)
+            .values(
+                [
+                    {"id": f"{view.id}:{n.seq}:{n.recipient}", "case_id": view.id, **n.model_dump()}
+                    for n in rec.notifications
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[Notification.id])
         )
     await session.flush()
 

@@ -22,6 +22,7 @@ from db.models import (
     SlaPolicyRow,
     Unit,
 )
+from domain.escalation import LadderStep
 from domain.routing import RoutingRule
 from domain.sla import SlaPolicy
 
@@ -102,18 +103,20 @@ async def policies_for(session: AsyncSession, category: str, severity: str) -> l
             or_(SlaPolicyRow.category.is_(None), SlaPolicyRow.category == category),
         )
     )
-    return [
-        SlaPolicy(
-            code=r.code,
-            severity=r.severity,
-            category=r.category,
-            accept=r.accept,
-            contact=r.contact,
-            reply=r.reply,
-            rating_window=r.rating_window,
-        )
-        for r in rows
-    ]
+    fields = SlaPolicy.model_fields.keys()
+    return [SlaPolicy.model_validate({f: getattr(r, f) for f in fields}) for r in rows]
+
+
+async def ladder(session: AsyncSession, community_unit: str | None) -> list[LadderStep]:
+    """The escalation ladder with "@community" resolved to the case's residents' committee."""
+    steps = []
+    for row in await session.scalars(select(EscalationLevel).order_by(EscalationLevel.level)):
+        unit = community_unit if row.unit == "@community" else row.unit
+        if unit:
+            steps.append(
+                LadderStep(level=row.level, name=row.name, unit=unit, takes_over=row.takes_over)
+            )
+    return steps
 
 
 async def place_units(

@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
+from domain.escalation import LadderStep
 from domain.sla import DeadlineKind
 
 
@@ -48,6 +49,15 @@ class Action(StrEnum):
     progress = "progress"
     reply = "reply"
     rate = "rate"
+    # Supervision (督办): chase the unit, or push the case up the ladder by hand.
+    urge = "urge"
+    escalate = "escalate"
+    # Time: 延期 (asked by the unit, decided by a supervisor) and 挂起 (the clock stops).
+    request_extension = "request_extension"
+    approve_extension = "approve_extension"
+    deny_extension = "deny_extension"
+    suspend = "suspend"
+    resume = "resume"
 
 
 class Grade(StrEnum):
@@ -68,7 +78,10 @@ class EventType(StrEnum):
     received = "received"
     dispatched = "dispatched"
     route_failed = "route_failed"
+    deadline_warning = "deadline_warning"  # the reminder before a deadline
     deadline_missed = "deadline_missed"
+    escalated = "escalated"  # one step up the ladder (automatic; by hand it is `escalate`)
+    auto_resumed = "auto_resumed"  # suspended for longer than the policy allows
     rehandling = "rehandling"  # 重办 after an unsatisfied rating
     closed = "closed"
 
@@ -77,21 +90,52 @@ class EventType(StrEnum):
 # read this one table.
 ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
     CaseStatus.received: (),
-    CaseStatus.dispatched: (Action.accept, Action.return_, Action.reassign, Action.reject),
-    CaseStatus.returned: (Action.reassign, Action.reject),
-    CaseStatus.in_progress: (Action.contact, Action.progress, Action.reply),
+    CaseStatus.dispatched: (
+        Action.accept,
+        Action.return_,
+        Action.reassign,
+        Action.reject,
+        Action.urge,
+        Action.escalate,
+    ),
+    CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate),
+    CaseStatus.in_progress: (
+        Action.contact,
+        Action.progress,
+        Action.reply,
+        Action.urge,
+        Action.escalate,
+        Action.request_extension,
+        Action.approve_extension,
+        Action.deny_extension,
+        Action.suspend,
+    ),
     CaseStatus.replied: (Action.rate,),
     CaseStatus.closed: (),
 }
+# While the clock is stopped the unit may only note progress or resume.
+SUSPENDED_ACTIONS = (Action.progress, Action.resume)
 
 
-def allowed_actions(status: CaseStatus, contacted: bool) -> list[Action]:
-    """The table, narrowed by the loop's order: contact the resident once, before replying."""
-    actions = ALLOWED_ACTIONS[status]
+def allowed_actions(
+    status: CaseStatus,
+    contacted: bool,
+    *,
+    suspended: bool = False,
+    extension_requested: bool = False,
+) -> list[Action]:
+    """The table, narrowed by the loop's order (contact the resident once, before replying), by
+    a stopped clock, and by whether an extension request waits for a decision."""
+    if suspended:
+        return list(SUSPENDED_ACTIONS)
+    drop: set[Action] = set()
     if status is CaseStatus.in_progress:
-        drop = Action.contact if contacted else Action.reply
-        return [a for a in actions if a is not drop]
-    return list(actions)
+        drop.add(Action.contact if contacted else Action.reply)
+        if extension_requested:
+            drop.add(Action.request_extension)
+        else:
+            drop |= {Action.approve_extension, Action.deny_extension}
+    return [a for a in ALLOWED_ACTIONS[status] if a not in drop]
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -177,11 +221,48 @@ class RateInput(ActionInput):
     comment: Text | None = None
 
 
+class UrgeInput(ActionInput):
+    note: Text
+
+
+class EscalateInput(ActionInput):
+    reason: Text
+
+
+class ExtensionRequestInput(ActionInput):
+    reason: Text
+    due_at: AwareDatetime  # the reply deadline asked for
+
+
+class ExtensionDecisionInput(ActionInput):
+    note: Text | None = None
+
+
+class SuspendInput(ActionInput):
+    reason: Text
+
+
+class ResumeInput(ActionInput):
+    note: Text | None = None
+
+
 class Deadline(BaseModel):
     kind: DeadlineKind
     due_at: datetime
     met_at: datetime | None = None
     missed: bool = False
+    # Reminder and ladder bookkeeping (absent on cases started before the ladder existed).
+    started_at: datetime | None = None
+    warn_at: datetime | None = None
+    warned: bool = False
+    escalations: int = 0
+    original_due_at: datetime | None = None  # before an approved extension: the on-time KPI
+
+
+class ExtensionRequest(BaseModel):
+    requested_by: str
+    reason: str
+    due_at: datetime
 
 
 class CaseEvent(BaseModel):
@@ -227,6 +308,11 @@ class CaseView(BaseModel):
     deadlines: list[Deadline]
     allowed_actions: list[Action]
     last_seq: int
+    escalation_level: int = 0
+    suspended: bool = False
+    extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
+    linkage: str | None = None
+    review: str | None = None
 
 
 class Routed(BaseModel):
@@ -242,11 +328,30 @@ class Routed(BaseModel):
     contact: str
     reply: str
     rating_window: str
+    # The rest of the policy and the ladder; defaults keep cases routed before they existed.
+    warn_share: float = 0.8
+    escalate_every: str = "4h"
+    max_extensions: int = 1
+    max_extension: str = "10wd"
+    max_suspensions: int = 2
+    max_suspended: str = "15d"
+    ladder: list[LadderStep] = []
+
+
+class Notice(BaseModel):
+    """A notification caused by event `seq`: written to the outbox with it, exactly once."""
+
+    seq: int
+    recipient: str
+    kind: str
+    message: str
 
 
 class CaseRecord(BaseModel):
-    """Everything the persistence activity writes for one state change: the view and new events."""
+    """Everything the persistence activity writes for one state change: the view, new events
+    and the notifications they cause."""
 
     case: CaseView
     reporter: Reporter | None = None  # sent once, with the first record
     events: list[CaseEvent]
+    notifications: list[Notice] = []

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.calendar import add_working_days
 
@@ -58,8 +58,22 @@ class SlaPolicy(BaseModel):
     contact: str
     reply: str
     rating_window: str
+    warn_share: float = Field(default=0.8, gt=0, lt=1)
+    escalate_every: str = "4h"
+    max_extensions: int = Field(default=1, ge=0)
+    max_extension: str = "10wd"
+    max_suspensions: int = Field(default=2, ge=0)
+    max_suspended: str = "15d"
 
-    @field_validator("accept", "contact", "reply", "rating_window")
+    @field_validator(
+        "accept",
+        "contact",
+        "reply",
+        "rating_window",
+        "escalate_every",
+        "max_extension",
+        "max_suspended",
+    )
     @classmethod
     def _valid_limit(cls, value: str) -> str:
         parse_limit(value)

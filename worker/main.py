@@ -9,7 +9,6 @@ from temporalio.worker import Worker
 from activities.cases import CaseActivities
 from workflows.case import CaseWorkflow
 
-
 # Every workflow type this worker runs (the replay test checks recorded histories of each).
 WORKFLOWS = [CaseWorkflow]
 

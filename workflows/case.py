@@ -30,23 +30,39 @@ with workflow.unsafe.imports_passed_through():
         CaseView,
         ContactInput,
         Deadline,
+        EscalateInput,
         EventType,
+        ExtensionDecisionInput,
+        ExtensionRequest,
+        ExtensionRequestInput,
         Grade,
+        Notice,
         Outcome,
         ProgressInput,
         RateInput,
         ReassignInput,
         RejectInput,
         ReplyInput,
+        ResumeInput,
         ReturnInput,
         Routed,
+        SuspendInput,
+        UrgeInput,
         allowed_actions,
+    )
+    from domain.escalation import (
+        extension_refusal,
+        limit_as_timedelta,
+        next_step_at,
+        warn_point,
     )
     from domain.sla import DeadlineKind, due_at
     from workflows import search_attributes as sa
 
 SYSTEM = "system"
 NOT_ALLOWED_NOW = "NotAllowedNow"
+# Cases started before reminders and the ladder existed replay without them (see run()).
+LADDER_PATCH = "escalation-ladder"
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Persistence must eventually succeed (PostgreSQL may be down for a while); retry without limit.
@@ -76,6 +92,13 @@ class CaseWorkflow:
         self._persisted_seq = 0
         self._unsaved: list[CaseEvent] = []
         self._reporter_saved = False
+        self._notices: list[Notice] = []
+        self._ladder_on = False
+        self._level = 0  # escalation ladder steps taken (CaseEscalationLevel)
+        self._extension: ExtensionRequest | None = None
+        self._extensions = 0
+        self._suspended_at: datetime | None = None
+        self._suspensions = 0
         # Bumped by every change, so the deadline watcher re-plans after any action.
         self._version = 0
         # One change at a time: actions and deadline expiries are applied and persisted in order.
@@ -85,6 +108,7 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, intake: CaseIntake) -> CaseView:
+        self._ladder_on = workflow.patched(LADDER_PATCH)
         async with self._lock:
             self._record(EventType.received, SYSTEM, channel=intake.channel.value)
             self._routed = await workflow.execute_activity_method(
@@ -121,7 +145,7 @@ class CaseWorkflow:
         self._unit, self._rule = unit, rule
         self._stamps["dispatched_at"] = now
         for kind in (DeadlineKind.accept, DeadlineKind.contact, DeadlineKind.reply):
-            self._deadlines[kind] = Deadline(kind=kind, due_at=self._due(kind, now))
+            self._deadlines[kind] = self._new_deadline(kind, now)
         self._record(
             event,
             actor,
@@ -222,9 +246,7 @@ class CaseWorkflow:
             self._meet(DeadlineKind.reply)
             self._status = CaseStatus.replied
             self._stamps["replied_at"] = now
-            self._deadlines[DeadlineKind.rating] = Deadline(
-                kind=DeadlineKind.rating, due_at=self._due(DeadlineKind.rating, now)
-            )
+            self._deadlines[DeadlineKind.rating] = self._new_deadline(DeadlineKind.rating, now)
             self._record(Action.reply, input.actor, unit=self._unit, result=input.result)
         return self._view()
 
@@ -251,9 +273,7 @@ class CaseWorkflow:
                 self._rehandled = True
                 self._status = CaseStatus.in_progress
                 del self._deadlines[DeadlineKind.rating]
-                self._deadlines[DeadlineKind.reply] = Deadline(
-                    kind=DeadlineKind.reply, due_at=self._due(DeadlineKind.reply, now)
-                )
+                self._deadlines[DeadlineKind.reply] = self._new_deadline(DeadlineKind.reply, now)
                 self._record(EventType.rehandling, SYSTEM, unit=self._unit)
             else:
                 self._close(Outcome.rated)
@@ -263,6 +283,144 @@ class CaseWorkflow:
     def _validate_rate(self, input: RateInput) -> None:
         self._check(Action.rate)
 
+    # ---- supervision and time: urge, escalate, extensions, suspension -------------------------
+
+    @workflow.update
+    async def urge(self, input: UrgeInput) -> CaseView:
+        """催办: a supervisor chases the unit; recorded and sent to the unit."""
+        async with self._change(Action.urge):
+            self._record(Action.urge, input.actor, unit=self._unit, note=input.note)
+            self._notify(self._unit, "urge", f"催办: {input.note}")
+        return self._view()
+
+    @urge.validator
+    def _validate_urge(self, input: UrgeInput) -> None:
+        self._check(Action.urge)
+
+    @workflow.update
+    async def escalate(self, input: EscalateInput) -> CaseView:
+        """A supervisor pushes the case one step up the ladder by hand."""
+        async with self._change(Action.escalate):
+            self._climb(Action.escalate, input.actor, input.reason)
+        return self._view()
+
+    @escalate.validator
+    def _validate_escalate(self, input: EscalateInput) -> None:
+        self._check(Action.escalate)
+        if self._routed is None or self._level >= len(self._routed.ladder):
+            self._refuse(Action.escalate, "the case is already at the top of the ladder")
+
+    @workflow.update
+    async def request_extension(self, input: ExtensionRequestInput) -> CaseView:
+        """延期: the unit asks for a later reply deadline; a supervisor decides."""
+        async with self._change(Action.request_extension):
+            self._extension = ExtensionRequest(
+                requested_by=input.actor, reason=input.reason, due_at=input.due_at
+            )
+            self._record(
+                Action.request_extension,
+                input.actor,
+                reason=input.reason,
+                due_at=input.due_at.isoformat(),
+            )
+            self._notify(
+                self._supervisor(), "extension_requested", f"延期申请 {input.due_at.isoformat()}"
+            )
+        return self._view()
+
+    @request_extension.validator
+    def _validate_request_extension(self, input: ExtensionRequestInput) -> None:
+        self._check(Action.request_extension)
+        reply = self._deadlines.get(DeadlineKind.reply)
+        assert self._routed is not None
+        refusal = (
+            "there is no reply deadline to extend"
+            if reply is None or reply.met_at is not None
+            else extension_refusal(
+                current_due=reply.due_at,
+                requested_due=input.due_at,
+                now=workflow.now(),
+                granted=self._extensions,
+                max_extensions=self._routed.max_extensions,
+                max_extension=self._routed.max_extension,
+                tz=SUBDISTRICT_TZ,
+            )
+        )
+        if refusal:
+            self._refuse(Action.request_extension, refusal)
+
+    @workflow.update
+    async def approve_extension(self, input: ExtensionDecisionInput) -> CaseView:
+        """The reply deadline moves; its running timer is replaced, and the original due time is
+        kept for the on-time KPI."""
+        async with self._change(Action.approve_extension):
+            assert self._extension is not None and self._routed is not None
+            reply = self._deadlines[DeadlineKind.reply]
+            reply.original_due_at = reply.original_due_at or reply.due_at
+            reply.due_at = self._extension.due_at
+            reply.warned = False
+            reply.warn_at = warn_point(
+                reply.started_at or workflow.now(), reply.due_at, self._routed.warn_share
+            )
+            self._extensions += 1
+            self._record(
+                Action.approve_extension,
+                input.actor,
+                due_at=reply.due_at.isoformat(),
+                original_due_at=reply.original_due_at.isoformat(),
+                note=input.note,
+            )
+            self._notify(
+                self._unit, "extension_approved", f"延期已批准至 {reply.due_at.isoformat()}"
+            )
+            self._extension = None
+        return self._view()
+
+    @approve_extension.validator
+    def _validate_approve_extension(self, input: ExtensionDecisionInput) -> None:
+        self._check(Action.approve_extension)
+
+    @workflow.update
+    async def deny_extension(self, input: ExtensionDecisionInput) -> CaseView:
+        async with self._change(Action.deny_extension):
+            self._record(Action.deny_extension, input.actor, note=input.note)
+            self._notify(self._unit, "extension_denied", "延期申请未批准")
+            self._extension = None
+        return self._view()
+
+    @deny_extension.validator
+    def _validate_deny_extension(self, input: ExtensionDecisionInput) -> None:
+        self._check(Action.deny_extension)
+
+    @workflow.update
+    async def suspend(self, input: SuspendInput) -> CaseView:
+        """挂起: waiting on the resident or a third party; every clock stops."""
+        async with self._change(Action.suspend):
+            self._suspended_at = workflow.now()
+            self._suspensions += 1
+            self._record(Action.suspend, input.actor, reason=input.reason)
+        return self._view()
+
+    @suspend.validator
+    def _validate_suspend(self, input: SuspendInput) -> None:
+        self._check(Action.suspend)
+        assert self._routed is not None
+        if self._suspensions >= self._routed.max_suspensions:
+            self._refuse(
+                Action.suspend, f"the policy allows {self._routed.max_suspensions} suspension(s)"
+            )
+
+    @workflow.update
+    async def resume(self, input: ResumeInput) -> CaseView:
+        """The clocks restart with the time they had left."""
+        async with self._change(Action.resume):
+            self._resume(Action.resume, input.actor, input.note)
+        return self._view()
+
+    @resume.validator
+    def _validate_resume(self, input: ResumeInput) -> None:
+        self._check(Action.resume)
+
     @workflow.query
     def state(self) -> CaseView:
         return self._view()
@@ -270,27 +428,84 @@ class CaseWorkflow:
     # ---- deadlines: the one place that waits on them and acts when one is missed ---------------
 
     async def _watch_deadlines(self) -> None:
-        """Wait for the next change or the earliest pending deadline, whichever comes first."""
+        """Wait for the next change or the next alarm (a reminder, a deadline, a ladder step,
+        the end of the longest allowed suspension), whichever comes first; then act on it."""
         version = self._version
-        pending = self._pending()
-        if not pending:
+        alarm = self._next_alarm()
+        if alarm is None:
             await workflow.wait_condition(lambda: self._version != version)
             return
-        deadline = pending[0]
-        timeout = deadline.due_at - workflow.now()
+        at, what, deadline = alarm
+        timeout = at - workflow.now()
         if timeout > timedelta(0):
             try:
                 await workflow.wait_condition(
                     lambda: self._version != version,
                     timeout=timeout,
-                    timeout_summary=f"{deadline.kind.value} deadline {self._unit or ''}".strip(),
+                    timeout_summary=self._alarm_summary(what, deadline),
                 )
                 return
             except TimeoutError:
                 pass
         async with self._lock:
             if self._version == version:  # no action slipped in while we waited for the lock
-                await self._deadline_passed(deadline)
+                await self._alarm_rang(what, deadline)
+
+    def _next_alarm(self) -> tuple[datetime, str, Deadline | None] | None:
+        if self._status is CaseStatus.closed:
+            return None
+        if self._suspended_at is not None:
+            assert self._routed is not None
+            limit = limit_as_timedelta(
+                self._routed.max_suspended, SUBDISTRICT_TZ, self._suspended_at
+            )
+            return (self._suspended_at + limit, "auto_resume", None)
+        alarms: list[tuple[datetime, str, Deadline | None]] = []
+        for d in self._deadlines.values():
+            if d.met_at is not None:
+                continue
+            climbs = self._ladder_on and d.kind is not DeadlineKind.rating
+            if not d.missed:
+                if climbs and d.warn_at is not None and not d.warned:
+                    alarms.append((d.warn_at, "warn", d))
+                alarms.append((d.due_at, "due", d))
+            elif climbs and self._routed and self._level < len(self._routed.ladder):
+                every = limit_as_timedelta(self._routed.escalate_every, SUBDISTRICT_TZ, d.due_at)
+                alarms.append((next_step_at(d.due_at, d.escalations, every), "escalate", d))
+        return min(alarms, key=lambda alarm: alarm[0]) if alarms else None
+
+    def _alarm_summary(self, what: str, deadline: Deadline | None) -> str:
+        if deadline is None:
+            return "suspension limit"
+        if what == "warn":
+            return f"{deadline.kind.value} reminder {self._unit or ''}".strip()
+        if what == "escalate":
+            return f"escalate to level {self._level + 1}"
+        return f"{deadline.kind.value} deadline {self._unit or ''}".strip()
+
+    async def _alarm_rang(self, what: str, deadline: Deadline | None) -> None:
+        if deadline is None:
+            self._resume(EventType.auto_resumed, SYSTEM, "suspended longer than the policy allows")
+        elif what == "warn":
+            deadline.warned = True
+            self._record(
+                EventType.deadline_warning,
+                SYSTEM,
+                deadline=deadline.kind.value,
+                due_at=deadline.due_at.isoformat(),
+                unit=self._unit,
+            )
+            self._notify(
+                self._unit, "reminder", f"{deadline.kind.value} 时限 {deadline.due_at.isoformat()}"
+            )
+        elif what == "escalate":
+            self._climb(
+                EventType.escalated, SYSTEM, f"{deadline.kind.value} still not met", deadline
+            )
+        else:
+            await self._deadline_passed(deadline)
+            return
+        await self._commit()
 
     async def _deadline_passed(self, deadline: Deadline) -> None:
         if deadline.kind is DeadlineKind.rating:
@@ -305,7 +520,41 @@ class CaseWorkflow:
                 due_at=deadline.due_at.isoformat(),
                 unit=self._unit,
             )
+            if self._ladder_on and self._routed and self._level < len(self._routed.ladder):
+                self._climb(EventType.escalated, SYSTEM, f"{deadline.kind.value} missed", deadline)
         await self._commit()
+
+    def _climb(self, type: str, actor: str, reason: str, deadline: Deadline | None = None) -> None:
+        """One step up the three-level linkage: record it, tell that level, and let it take the
+        case over when the ladder says so."""
+        assert self._routed is not None
+        step = self._routed.ladder[self._level]
+        self._level += 1
+        if deadline is not None:
+            deadline.escalations += 1
+        self._record(
+            type,
+            actor,
+            level=step.level,
+            to=step.unit,
+            name=step.name,
+            reason=reason,
+            deadline=deadline.kind.value if deadline else None,
+        )
+        self._notify(step.unit, "escalation", f"升级至{step.name}: {reason}")
+        if step.takes_over and step.unit != self._unit:
+            self._dispatch(step.unit, None, SYSTEM, f"taken over at level {step.level}", "reassign")
+
+    def _resume(self, type: str, actor: str, note: str | None) -> None:
+        assert self._suspended_at is not None
+        stopped = workflow.now() - self._suspended_at
+        for d in self._deadlines.values():
+            if d.met_at is None and not d.missed:
+                d.due_at += stopped
+                if d.warn_at is not None and not d.warned:
+                    d.warn_at += stopped
+        self._suspended_at = None
+        self._record(type, actor, note=note, suspended_seconds=int(stopped.total_seconds()))
 
     def _pending(self) -> list[Deadline]:
         if self._status is CaseStatus.closed:
@@ -322,6 +571,15 @@ class CaseWorkflow:
             DeadlineKind.rating: self._routed.rating_window,
         }[kind]
         return due_at(start, limit, SUBDISTRICT_TZ)
+
+    def _new_deadline(self, kind: DeadlineKind, start: datetime) -> Deadline:
+        due = self._due(kind, start)
+        deadline = Deadline(kind=kind, due_at=due)
+        if self._ladder_on:
+            assert self._routed is not None
+            deadline.started_at = start
+            deadline.warn_at = warn_point(start, due, self._routed.warn_share)
+        return deadline
 
     def _meet(self, kind: DeadlineKind) -> None:
         deadline = self._deadlines.get(kind)
@@ -352,15 +610,42 @@ class CaseWorkflow:
 
     # ---- applying and persisting changes -------------------------------------------------------
 
+    def _allowed(self) -> list[Action]:
+        return allowed_actions(
+            self._status,
+            self._contacted,
+            suspended=self._suspended_at is not None,
+            extension_requested=self._extension is not None,
+        )
+
     def _check(self, action: Action) -> None:
-        allowed = allowed_actions(self._status, self._contacted)
-        if action not in allowed:
-            raise ApplicationError(
-                f"cannot {action.value} a case that is {self._status.value}",
-                {"status": self._status.value, "allowed_actions": [a.value for a in allowed]},
-                type=NOT_ALLOWED_NOW,
-                non_retryable=True,
+        if action not in self._allowed():
+            state = "suspended" if self._suspended_at is not None else self._status.value
+            self._refuse(action, f"cannot {action.value} a case that is {state}")
+
+    def _refuse(self, action: Action, message: str) -> None:
+        raise ApplicationError(
+            message,
+            {
+                "status": self._status.value,
+                "allowed_actions": [a.value for a in self._allowed()],
+            },
+            type=NOT_ALLOWED_NOW,
+            non_retryable=True,
+        )
+
+    def _notify(self, recipient: str | None, kind: str, message: str) -> None:
+        """Queue a notification caused by the last recorded event (outbox, exactly once)."""
+        if recipient:
+            text = f"{self._intake.case_id} {self._intake.title}: {message}"
+            self._notices.append(
+                Notice(seq=self._seq, recipient=recipient, kind=kind, message=text)
             )
+
+    def _supervisor(self) -> str | None:
+        """Who decides extensions: the governance centre (ladder level 2), else the top rung."""
+        ladder = self._routed.ladder if self._routed else []
+        return ladder[min(1, len(ladder) - 1)].unit if ladder else None
 
     @asynccontextmanager
     async def _change(self, action: Action) -> AsyncIterator[None]:
@@ -381,10 +666,12 @@ class CaseWorkflow:
         """Persist the unsaved events with the new state (idempotent by case id + seq), then
         mirror the state into search attributes."""
         events, self._unsaved = self._unsaved, []
+        notices, self._notices = self._notices, []
         record = CaseRecord(
             case=self._view(),
             reporter=None if self._reporter_saved else self._intake.reporter,
             events=events,
+            notifications=notices,
         )
         await workflow.execute_activity_method(
             CaseActivities.record_case,
@@ -405,7 +692,7 @@ class CaseWorkflow:
             sa.CASE_CATEGORY.value_set(self._intake.category),
             sa.CASE_CHANNEL.value_set(self._intake.channel.value),
             sa.CASE_OVERDUE.value_set(self._overdue),
-            sa.CASE_ESCALATION_LEVEL.value_set(0),
+            sa.CASE_ESCALATION_LEVEL.value_set(self._level),
             sa.CASE_DUE_AT.value_set(pending[0].due_at)
             if pending
             else sa.CASE_DUE_AT.value_unset(),
@@ -451,6 +738,9 @@ class CaseWorkflow:
             rated_at=self._stamps.get("rated_at"),
             closed_at=self._stamps.get("closed_at"),
             deadlines=[d.model_copy() for d in self._deadlines.values()],
-            allowed_actions=allowed_actions(self._status, self._contacted),
+            allowed_actions=self._allowed(),
             last_seq=self._seq,
+            escalation_level=self._level,
+            suspended=self._suspended_at is not None,
+            extension=self._extension,
         )

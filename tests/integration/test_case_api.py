@@ -119,7 +119,7 @@ async def test_a_case_driven_over_http_closes_with_its_row_events_and_search_att
     }
 
     live = (await api.get(f"/v1/cases/{case['id']}")).json()["live"]
-    assert live["allowed_actions"] == ["accept", "return", "reassign", "reject"]
+    assert live["allowed_actions"] == ["accept", "return", "reassign", "reject", "urge", "escalate"]
     assert len(live["pending_deadlines"]) == 3
 
     closed = await drive(api, case["id"], *LIFECYCLE)
@@ -206,7 +206,7 @@ async def test_an_action_not_allowed_now_is_a_409_that_says_what_is(api: httpx.A
     assert error["code"] == "not_allowed_now"
     assert error["details"] == {
         "status": "dispatched",
-        "allowed_actions": ["accept", "return", "reassign", "reject"],
+        "allowed_actions": ["accept", "return", "reassign", "reject", "urge", "escalate"],
     }
 
     closed = await drive(api, case["id"], ("reject", {"reason": "不属于政府职责"}))

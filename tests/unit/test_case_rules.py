@@ -3,12 +3,14 @@
 from domain.case import Action, CaseStatus, allowed_actions
 
 
-def test_a_dispatched_case_can_be_accepted_returned_reassigned_or_rejected() -> None:
+def test_a_dispatched_case_can_be_accepted_returned_reassigned_rejected_or_chased() -> None:
     assert set(allowed_actions(CaseStatus.dispatched, contacted=False)) == {
         Action.accept,
         Action.return_,
         Action.reassign,
         Action.reject,
+        Action.urge,
+        Action.escalate,
     }
 
 
@@ -22,3 +24,19 @@ def test_the_unit_contacts_the_resident_before_it_replies() -> None:
 def test_only_the_resident_rating_follows_a_reply_and_nothing_follows_closure() -> None:
     assert allowed_actions(CaseStatus.replied, contacted=True) == [Action.rate]
     assert allowed_actions(CaseStatus.closed, contacted=True) == []
+
+
+def test_a_suspended_case_only_takes_progress_notes_and_resume() -> None:
+    assert allowed_actions(CaseStatus.in_progress, contacted=True, suspended=True) == [
+        Action.progress,
+        Action.resume,
+    ]
+
+
+def test_an_extension_request_waits_for_a_decision_before_another() -> None:
+    idle = allowed_actions(CaseStatus.in_progress, contacted=True)
+    assert Action.request_extension in idle
+    assert Action.approve_extension not in idle
+    waiting = allowed_actions(CaseStatus.in_progress, contacted=True, extension_requested=True)
+    assert {Action.approve_extension, Action.deny_extension} <= set(waiting)
+    assert Action.request_extension not in waiting

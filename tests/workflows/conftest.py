@@ -1,0 +1,88 @@
+"""Shared by the workflow tests: a worker on the time-skipping server with the real activities
+on real PostgreSQL, and a function that files a case."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from db import cases
+from db.models import Case, CaseEventRow
+from domain.case import CaseIntake
+from tests.conftest import unique_queue
+from tests.replay import HISTORIES
+from worker.main import build_worker
+from workflows.case import CaseWorkflow
+
+
+@pytest.fixture
+async def start(
+    time_skipping: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Any]:
+    """Run a worker for the test and hand it a function that files a case."""
+    queue = unique_queue()
+    started: list[WorkflowHandle[CaseWorkflow, Any]] = []
+    async with build_worker(time_skipping.client, sessions, queue):
+
+        async def file_case(**overrides: Any) -> WorkflowHandle[CaseWorkflow, Any]:
+            async with sessions.begin() as session:
+                number = await cases.allocate_number(session)
+            intake = CaseIntake.model_validate(
+                {
+                    "case_id": f"WT-2026-{number:06d}",
+                    "number": number,
+                    "channel": "hotline",
+                    "category": "sanitation.dead_corner",
+                    "title": "楼后卫生死角",
+                    "description": "垃圾堆积多日",
+                    "location": {"address": "怡顺社区 3 号楼", "grid": "C01-G01"},
+                    "reporter": {"name": "王女士", "phone": "13800000001"},
+                    **overrides,
+                }
+            )
+            handle = await time_skipping.client.start_workflow(
+                CaseWorkflow.run, intake, id=intake.case_id, task_queue=queue
+            )
+            started.append(handle)
+            await handle.execute_update(CaseWorkflow.routed)
+            return handle
+
+        yield file_case
+        if os.environ.get("GRIDCASE_RECORD_HISTORIES"):  # new replay fixtures: see tests/replay
+            for n, handle in enumerate(started):
+                history = await handle.fetch_history()
+                name = f"case-{request.node.name.removeprefix('test_')}-{n}.json"
+                (HISTORIES / name).write_text(history.to_json(), encoding="utf-8")
+        # A case left open would keep firing timers at a queue nobody polls any more, and the
+        # test server stops skipping time while a workflow task is outstanding.
+        for handle in started:
+            with contextlib.suppress(RPCError):  # already closed
+                await handle.terminate("test over")
+
+
+async def events_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[str]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(CaseEventRow.type)
+            .where(CaseEventRow.case_id == case_id)
+            .order_by(CaseEventRow.seq)
+        )
+        return list(rows)
+
+
+async def row_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> Case:
+    async with sessions() as session:
+        case = await session.get(Case, case_id)
+        assert case is not None
+        return case
