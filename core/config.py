@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # Seconds a client call to Temporal may take before the API answers 503.
     temporal_rpc_timeout: float = 10.0
 
+    # The notification outbox: where the sender delivers (unset: the worker's log) and how often
+    # it looks for unsent rows when idle.
+    notify_webhook_url: str | None = None
+    outbox_interval: float = 1.0
+
     @property
     def sqlalchemy_url(self) -> str:
         """DATABASE_URL in the asyncpg dialect, whichever spelling the operator used."""

@@ -16,6 +16,7 @@ from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from worker.main import build_worker
+from worker.outbox import LogSender, WebhookSender, run_outbox
 from worker.stack import start_postgres, start_temporal
 
 log = logging.getLogger("gridcase")
@@ -45,7 +46,14 @@ async def _serve(settings: Settings, *, worker: bool, api: bool, banner: str = "
     tasks = []
     try:
         if worker:
-            tasks.append(build_worker(client, make_sessionmaker(engine), settings.task_queue).run())
+            sessions = make_sessionmaker(engine)
+            tasks.append(build_worker(client, sessions, settings.task_queue).run())
+            send = (
+                WebhookSender(settings.notify_webhook_url)
+                if settings.notify_webhook_url
+                else LogSender()
+            )
+            tasks.append(run_outbox(sessions, send, settings.outbox_interval))
         if api:
             config = uvicorn.Config(
                 create_app(settings),

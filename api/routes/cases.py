@@ -48,12 +48,18 @@ from domain.case import (
     CaseView,
     ContactInput,
     Deadline,
+    EscalateInput,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
     ProgressInput,
     RateInput,
     ReassignInput,
     RejectInput,
     ReplyInput,
+    ResumeInput,
     ReturnInput,
+    SuspendInput,
+    UrgeInput,
     allowed_actions,
 )
 from workflows import search_attributes as sa
@@ -379,6 +385,47 @@ async def rate(case_id: CaseId, body: RateInput, act: Act) -> CaseOut:
     return await act(case_id, CaseWorkflow.rate, body)
 
 
+@router.post("/{case_id}/urge", response_model=CaseOut, responses=_ERRORS)
+async def urge(case_id: CaseId, body: UrgeInput, act: Act) -> CaseOut:
+    """催办: a supervisor chases the unit (recorded, and sent to the unit)."""
+    return await act(case_id, CaseWorkflow.urge, body)
+
+
+@router.post("/{case_id}/escalate", response_model=CaseOut, responses=_ERRORS)
+async def escalate(case_id: CaseId, body: EscalateInput, act: Act) -> CaseOut:
+    """One step up the escalation ladder by hand, with the reason."""
+    return await act(case_id, CaseWorkflow.escalate, body)
+
+
+@router.post("/{case_id}/request_extension", response_model=CaseOut, responses=_ERRORS)
+async def request_extension(case_id: CaseId, body: ExtensionRequestInput, act: Act) -> CaseOut:
+    """延期: the unit asks, before the reply deadline, for a later one (within the policy)."""
+    return await act(case_id, CaseWorkflow.request_extension, body)
+
+
+@router.post("/{case_id}/approve_extension", response_model=CaseOut, responses=_ERRORS)
+async def approve_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
+    """The reply deadline moves; the original is kept for the on-time rate."""
+    return await act(case_id, CaseWorkflow.approve_extension, body)
+
+
+@router.post("/{case_id}/deny_extension", response_model=CaseOut, responses=_ERRORS)
+async def deny_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
+    return await act(case_id, CaseWorkflow.deny_extension, body)
+
+
+@router.post("/{case_id}/suspend", response_model=CaseOut, responses=_ERRORS)
+async def suspend(case_id: CaseId, body: SuspendInput, act: Act) -> CaseOut:
+    """挂起: every clock stops until `resume` (or the policy's longest suspension)."""
+    return await act(case_id, CaseWorkflow.suspend, body)
+
+
+@router.post("/{case_id}/resume", response_model=CaseOut, responses=_ERRORS)
+async def resume(case_id: CaseId, body: ResumeInput, act: Act) -> CaseOut:
+    """The clocks restart with the time they had left."""
+    return await act(case_id, CaseWorkflow.resume, body)
+
+
 async def _get_or_404(session: AsyncSession, case_id: str) -> Case:
     case = await cases.get(session, case_id)
     if case is None:
@@ -391,7 +438,9 @@ def _case_out(case: Case) -> CaseOut:
     deadlines = [Deadline.model_validate(d) for d in case.deadlines]
     return CaseOut(
         **{**fields, "deadlines": deadlines},
-        allowed_actions=allowed_actions(CaseStatus(case.status), case.contacted_at is not None),
+        allowed_actions=allowed_actions(
+            CaseStatus(case.status), case.contacted_at is not None, suspended=case.suspended
+        ),
         reporter={"name": case.reporter_name, "phone": case.reporter_phone}
         if case.reporter_name and case.reporter_phone
         else None,

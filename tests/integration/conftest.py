@@ -1,0 +1,53 @@
+"""Shared by the integration tests: the real app over ASGI with an in-process worker on the
+Temporal dev server, and a valid case body."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from core.config import Settings
+from tests.conftest import unique_queue
+from worker.main import build_worker
+
+
+def new_case(**overrides: Any) -> dict[str, Any]:
+    return {
+        "channel": "hotline",
+        "category": "public_order.flyers",
+        "title": "楼道小广告反复出现",
+        "description": "3 号楼楼道里小广告清了又贴",
+        "location": {"address": "怡顺社区 3 号楼 2 单元", "grid": "C01-G02"},
+        "reporter": {"name": "李先生", "phone": "13900000002"},
+        **overrides,
+    }
+
+
+def app_settings(settings: Settings, env: WorkflowEnvironment, queue: str) -> Settings:
+    return settings.model_copy(
+        update={
+            "temporal_address": env.client.service_client.config.target_host,
+            "task_queue": queue,
+        }
+    )
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, dev_server: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan and all) over ASGI, with an in-process worker on its queue."""
+    queue = unique_queue()
+    app = create_app(app_settings(settings, dev_server, queue))
+    async with (
+        build_worker(dev_server.client, sessions, queue),
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
