@@ -161,3 +161,15 @@ async def test_suspension_stops_every_clock_and_resume_keeps_the_time_left(
     # And the clock runs again after the resume.
     await time_skipping.sleep(timedelta(hours=25))
     assert (await handle.query(CaseWorkflow.state)).overdue
+
+
+async def test_a_suspension_past_the_policy_limit_resumes_by_itself(
+    start: Any, sessions: Any, time_skipping: WorkflowEnvironment
+) -> None:
+    handle = await start()
+    await handle.execute_update(CaseWorkflow.accept, AcceptInput())
+    await handle.execute_update(CaseWorkflow.suspend, SuspendInput(reason="等待第三方鉴定"))
+    await time_skipping.sleep(timedelta(days=15, hours=1))  # the demo policy allows 15 days
+    state = await handle.query(CaseWorkflow.state)
+    assert not state.suspended and "resume" not in state.allowed_actions
+    assert (await events_of(sessions, handle.id))[-1] == "auto_resumed"
