@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -75,6 +76,8 @@ class CaseSummary(BaseModel):
     grid: str | None
     unit: str | None
     overdue: bool
+    escalation_level: int
+    review: str | None
     due_at: datetime | None
     received_at: datetime
     closed_at: datetime | None
@@ -85,6 +88,12 @@ class CasePage(BaseModel):
     next_before: int | None = Field(
         description="Pass as `before` to get the next page; null on the last page."
     )
+
+    @classmethod
+    def of(cls, rows: Sequence[Any], limit: int) -> CasePage:
+        """A page from `limit + 1` rows: the extra row only says there is a next page."""
+        items = [CaseSummary.model_validate(r) for r in rows[:limit]]
+        return cls(items=items, next_before=items[-1].number if len(rows) > limit else None)
 
 
 class EventOut(BaseModel):

@@ -58,6 +58,9 @@ class Action(StrEnum):
     deny_extension = "deny_extension"
     suspend = "suspend"
     resume = "resume"
+    # Supervisor review after a second unsatisfied rating: close with a verdict, or re-open.
+    review_close = "review_close"
+    reopen = "reopen"
 
 
 class Grade(StrEnum):
@@ -83,6 +86,7 @@ class EventType(StrEnum):
     escalated = "escalated"  # one step up the ladder (automatic; by hand it is `escalate`)
     auto_resumed = "auto_resumed"  # suspended for longer than the policy allows
     rehandling = "rehandling"  # 重办 after an unsatisfied rating
+    review_opened = "review_opened"  # unsatisfied again: a supervisor decides
     closed = "closed"
 
 
@@ -115,6 +119,8 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
 }
 # While the clock is stopped the unit may only note progress or resume.
 SUSPENDED_ACTIONS = (Action.progress, Action.resume)
+# While a supervisor reviews a twice-unsatisfied case, only the supervisor acts.
+REVIEW_ACTIONS = (Action.review_close, Action.reopen)
 
 
 def allowed_actions(
@@ -123,11 +129,14 @@ def allowed_actions(
     *,
     suspended: bool = False,
     extension_requested: bool = False,
+    in_review: bool = False,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), by
     a stopped clock, and by whether an extension request waits for a decision."""
     if suspended:
         return list(SUSPENDED_ACTIONS)
+    if in_review:
+        return list(REVIEW_ACTIONS)
     drop: set[Action] = set()
     if status is CaseStatus.in_progress:
         drop.add(Action.contact if contacted else Action.reply)
@@ -244,6 +253,14 @@ class SuspendInput(ActionInput):
 
 class ResumeInput(ActionInput):
     note: Text | None = None
+
+
+class ReviewCloseInput(ActionInput):
+    verdict: Text
+
+
+class ReopenInput(ActionInput):
+    reason: Text
 
 
 class Deadline(BaseModel):

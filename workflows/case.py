@@ -42,9 +42,11 @@ with workflow.unsafe.imports_passed_through():
         RateInput,
         ReassignInput,
         RejectInput,
+        ReopenInput,
         ReplyInput,
         ResumeInput,
         ReturnInput,
+        ReviewCloseInput,
         Routed,
         SuspendInput,
         UrgeInput,
@@ -63,6 +65,8 @@ SYSTEM = "system"
 NOT_ALLOWED_NOW = "NotAllowedNow"
 # Cases started before reminders and the ladder existed replay without them (see run()).
 LADDER_PATCH = "escalation-ladder"
+# Cases rated unsatisfied twice before the review queue existed closed at once.
+REVIEW_PATCH = "supervisor-review"
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Persistence must eventually succeed (PostgreSQL may be down for a while); retry without limit.
@@ -99,6 +103,7 @@ class CaseWorkflow:
         self._extensions = 0
         self._suspended_at: datetime | None = None
         self._suspensions = 0
+        self._review: str | None = None  # pending / closed / reopened
         # Bumped by every change, so the deadline watcher re-plans after any action.
         self._version = 0
         # One change at a time: actions and deadline expiries are applied and persisted in order.
@@ -275,6 +280,11 @@ class CaseWorkflow:
                 del self._deadlines[DeadlineKind.rating]
                 self._deadlines[DeadlineKind.reply] = self._new_deadline(DeadlineKind.reply, now)
                 self._record(EventType.rehandling, SYSTEM, unit=self._unit)
+            elif input.grade is Grade.unsatisfied and workflow.patched(REVIEW_PATCH):
+                # Unsatisfied after re-handling: a supervisor decides (the review queue).
+                self._review = "pending"
+                self._record(EventType.review_opened, SYSTEM, unit=self._unit)
+                self._notify(self._supervisor(), "review", "二次不满意, 请督办审查")
             else:
                 self._close(Outcome.rated)
         return self._view()
@@ -420,6 +430,37 @@ class CaseWorkflow:
     @resume.validator
     def _validate_resume(self, input: ResumeInput) -> None:
         self._check(Action.resume)
+
+    @workflow.update
+    async def review_close(self, input: ReviewCloseInput) -> CaseView:
+        """The supervisor closes a twice-unsatisfied case with a verdict (kept on the record)."""
+        async with self._change(Action.review_close):
+            self._review = "closed"
+            self._record(Action.review_close, input.actor, verdict=input.verdict)
+            self._close(Outcome.rated)
+        return self._view()
+
+    @review_close.validator
+    def _validate_review_close(self, input: ReviewCloseInput) -> None:
+        self._check(Action.review_close)
+
+    @workflow.update
+    async def reopen(self, input: ReopenInput) -> CaseView:
+        """The supervisor sends it back to the unit with a fresh reply deadline."""
+        async with self._change(Action.reopen):
+            self._review = "reopened"
+            self._status = CaseStatus.in_progress
+            self._deadlines.pop(DeadlineKind.rating, None)
+            self._deadlines[DeadlineKind.reply] = self._new_deadline(
+                DeadlineKind.reply, workflow.now()
+            )
+            self._record(Action.reopen, input.actor, reason=input.reason, unit=self._unit)
+            self._notify(self._unit, "reopened", f"督办重办: {input.reason}")
+        return self._view()
+
+    @reopen.validator
+    def _validate_reopen(self, input: ReopenInput) -> None:
+        self._check(Action.reopen)
 
     @workflow.query
     def state(self) -> CaseView:
@@ -616,6 +657,7 @@ class CaseWorkflow:
             self._contacted,
             suspended=self._suspended_at is not None,
             extension_requested=self._extension is not None,
+            in_review=self._review == "pending",
         )
 
     def _check(self, action: Action) -> None:
@@ -743,4 +785,5 @@ class CaseWorkflow:
             escalation_level=self._level,
             suspended=self._suspended_at is not None,
             extension=self._extension,
+            review=self._review,
         )

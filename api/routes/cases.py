@@ -32,7 +32,6 @@ from api.schemas import (
     CaseCreate,
     CaseOut,
     CasePage,
-    CaseSummary,
     EventOut,
     LiveState,
     PendingDeadline,
@@ -55,9 +54,11 @@ from domain.case import (
     RateInput,
     ReassignInput,
     RejectInput,
+    ReopenInput,
     ReplyInput,
     ResumeInput,
     ReturnInput,
+    ReviewCloseInput,
     SuspendInput,
     UrgeInput,
     allowed_actions,
@@ -231,8 +232,7 @@ async def list_cases(
     rows = await cases.page(
         session, filters=filters, overdue=overdue, before=before, limit=limit + 1
     )
-    items = [CaseSummary.model_validate(r) for r in rows[:limit]]
-    return CasePage(items=items, next_before=items[-1].number if len(rows) > limit else None)
+    return CasePage.of(rows, limit)
 
 
 @router.get("/{case_id}", response_model=CaseOut, responses={404: _ERRORS[404]})
@@ -426,6 +426,18 @@ async def resume(case_id: CaseId, body: ResumeInput, act: Act) -> CaseOut:
     return await act(case_id, CaseWorkflow.resume, body)
 
 
+@router.post("/{case_id}/review_close", response_model=CaseOut, responses=_ERRORS)
+async def review_close(case_id: CaseId, body: ReviewCloseInput, act: Act) -> CaseOut:
+    """A supervisor closes a twice-unsatisfied case with a verdict."""
+    return await act(case_id, CaseWorkflow.review_close, body)
+
+
+@router.post("/{case_id}/reopen", response_model=CaseOut, responses=_ERRORS)
+async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
+    """A supervisor sends a twice-unsatisfied case back to the unit (fresh reply deadline)."""
+    return await act(case_id, CaseWorkflow.reopen, body)
+
+
 async def _get_or_404(session: AsyncSession, case_id: str) -> Case:
     case = await cases.get(session, case_id)
     if case is None:
@@ -439,7 +451,10 @@ def _case_out(case: Case) -> CaseOut:
     return CaseOut(
         **{**fields, "deadlines": deadlines},
         allowed_actions=allowed_actions(
-            CaseStatus(case.status), case.contacted_at is not None, suspended=case.suspended
+            CaseStatus(case.status),
+            case.contacted_at is not None,
+            suspended=case.suspended,
+            in_review=case.review == "pending",
         ),
         reporter={"name": case.reporter_name, "phone": case.reporter_phone}
         if case.reporter_name and case.reporter_phone

@@ -273,3 +273,15 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_doubles_nothing(
         "rate",
         "closed",
     ]
+
+
+async def test_the_review_queue_lists_twice_unsatisfied_cases(api: httpx.AsyncClient) -> None:
+    case_id = (await api.post("/v1/cases", json=new_case())).json()["id"]
+    unsatisfied = ("rate", {"grade": "unsatisfied"})
+    await drive(api, case_id, *LIFECYCLE[:4], unsatisfied, ("reply", {"result": "再次清理"}))
+    await drive(api, case_id, unsatisfied)
+    queue = (await api.get("/v1/reviews")).json()["items"]
+    assert case_id in [c["id"] for c in queue]
+    closed = await drive(api, case_id, ("review_close", {"verdict": "已尽力处理"}))
+    assert closed["status"] == "closed"
+    assert case_id not in [c["id"] for c in (await api.get("/v1/reviews")).json()["items"]]

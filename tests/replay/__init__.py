@@ -6,3 +6,6 @@ they are what running cases look like to a worker that was just upgraded."""
 from pathlib import Path
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+# Bump when recording histories of a new workflow version, so older recordings stay:
+# v1 = walking skeleton, v2 = reminders, ladder, extensions, suspension, review queue.
+VERSION = "v2"

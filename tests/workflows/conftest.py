@@ -19,7 +19,7 @@ from db import cases
 from db.models import Case, CaseEventRow
 from domain.case import CaseIntake
 from tests.conftest import unique_queue
-from tests.replay import HISTORIES
+from tests.replay import HISTORIES, VERSION
 from worker.main import build_worker
 from workflows.case import CaseWorkflow
 
@@ -62,7 +62,7 @@ async def start(
         if os.environ.get("GRIDCASE_RECORD_HISTORIES"):  # new replay fixtures: see tests/replay
             for n, handle in enumerate(started):
                 history = await handle.fetch_history()
-                name = f"case-{request.node.name.removeprefix('test_')}-{n}.json"
+                name = f"case-{VERSION}-{request.node.name.removeprefix('test_')}-{n}.json"
                 (HISTORIES / name).write_text(history.to_json(), encoding="utf-8")
         # A case left open would keep firing timers at a queue nobody polls any more, and the
         # test server stops skipping time while a workflow task is outstanding.

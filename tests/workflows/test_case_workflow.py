@@ -126,7 +126,7 @@ async def test_no_rating_within_the_window_closes_unrated(start: Any, sessions: 
     assert (await row_of(sessions, handle.id)).outcome == "unrated"
 
 
-async def test_unsatisfied_rating_means_one_rehandling_then_closure(
+async def test_unsatisfied_rating_means_one_rehandling_then_a_supervisor_review(
     start: Any, sessions: Any
 ) -> None:
     handle = await start()
@@ -138,9 +138,10 @@ async def test_unsatisfied_rating_means_one_rehandling_then_closure(
 
     await handle.execute_update(CaseWorkflow.reply, ReplyInput(result="二次清理并加装监控"))
     view = await handle.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.unsatisfied))
-    assert (view.status, view.outcome, view.grade) == (
-        CaseStatus.closed,
-        Outcome.rated,
+    # Not a second re-handling: the supervisor decides (tests/workflows/test_review.py).
+    assert (view.status, view.review, view.grade) == (
+        CaseStatus.replied,
+        "pending",
         Grade.unsatisfied,
     )
     assert (await events_of(sessions, handle.id)).count("rehandling") == 1
