@@ -37,7 +37,8 @@ class CaseActivities:
                 severity.value,
             )
             place_units = await reference.place_units(session, grid_code, community)
-            ladder = await reference.ladder(session, place_units.get(community or ""))
+            community_unit = place_units.get(community or "")
+            ladder = await reference.ladder(session, community_unit)
             try:
                 decision = route(
                     await reference.rules_for(session, category.code),
@@ -67,6 +68,15 @@ class CaseActivities:
             max_suspensions=policy.max_suspensions,
             max_suspended=policy.max_suspended,
             ladder=ladder,
+            needs_linkage=category.linkage,
+            linkage_agencies=[
+                community_unit if agency == "@community" else agency
+                for agency in category.linkage_agencies
+                if agency != "@community" or community_unit
+            ],
+            returns_for_linkage=policy.returns_for_linkage,
+            agency_report=policy.agency_report,
+            agency_done=policy.agency_done,
         )
 
     @activity.defn

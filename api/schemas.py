@@ -13,13 +13,12 @@ from domain.case import (
     CaseStatus,
     CaseView,
     Channel,
-    Code,
     Location,
     Reporter,
     Severity,
-    ShortText,
-    Text,
 )
+from domain.common import Code, ShortText, Text
+from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
 
 
@@ -54,6 +53,7 @@ class LiveState(BaseModel):
     status: CaseStatus
     allowed_actions: list[Action]
     pending_deadlines: list[PendingDeadline]
+    linkage: LinkageView | None = None  # its agencies and their clocks
 
 
 class CaseOut(CaseView):
@@ -77,6 +77,7 @@ class CaseSummary(BaseModel):
     unit: str | None
     overdue: bool
     escalation_level: int
+    linkage: str | None
     review: str | None
     due_at: datetime | None
     received_at: datetime

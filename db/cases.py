@@ -52,10 +52,10 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             "last_seq",
             "escalation_level",
             "suspended",
-            "linkage",
             "review",
         }
     )
+    row["linkage"] = view.linkage.status.value if view.linkage else None
     row["deadlines"] = [d.model_dump(mode="json") for d in view.deadlines]
     earliest = (
         None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from domain.common import ActionInput, Code, Notice, Phone, ShortText, Text
 from domain.escalation import LadderStep
+from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
 
 
@@ -61,6 +62,8 @@ class Action(StrEnum):
     # Supervisor review after a second unsatisfied rating: close with a verdict, or re-open.
     review_close = "review_close"
     reopen = "reopen"
+    # 吹哨: a dispatcher or supervisor opens a multi-agency linkage by hand.
+    open_linkage = "open_linkage"
 
 
 class Grade(StrEnum):
@@ -101,6 +104,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.reject,
         Action.urge,
         Action.escalate,
+        Action.open_linkage,
     ),
     CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate),
     CaseStatus.in_progress: (
@@ -113,6 +117,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.approve_extension,
         Action.deny_extension,
         Action.suspend,
+        Action.open_linkage,
     ),
     CaseStatus.replied: (Action.rate,),
     CaseStatus.closed: (),
@@ -130,6 +135,7 @@ def allowed_actions(
     suspended: bool = False,
     extension_requested: bool = False,
     in_review: bool = False,
+    linkage_open: bool = False,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), by
     a stopped clock, and by whether an extension request waits for a decision."""
@@ -137,7 +143,8 @@ def allowed_actions(
         return list(SUSPENDED_ACTIONS)
     if in_review:
         return list(REVIEW_ACTIONS)
-    drop: set[Action] = set()
+    # While agencies work on their parts the lead unit cannot reply, nor open a second linkage.
+    drop: set[Action] = {Action.reply, Action.open_linkage} if linkage_open else set()
     if status is CaseStatus.in_progress:
         drop.add(Action.contact if contacted else Action.reply)
         if extension_requested:
@@ -145,14 +152,6 @@ def allowed_actions(
         else:
             drop |= {Action.approve_extension, Action.deny_extension}
     return [a for a in ALLOWED_ACTIONS[status] if a not in drop]
-
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
-]
 
 
 class Location(BaseModel):
@@ -188,13 +187,6 @@ class CaseIntake(BaseModel):
 
 
 # Inputs of the human actions (one small object each, for the same reason).
-class ActionInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Set by the API from the authenticated caller, never by the request body.
-    actor: SkipJsonSchema[str] = "dispatcher"
-
-
 class AcceptInput(ActionInput):
     note: Text | None = None
 
@@ -328,7 +320,7 @@ class CaseView(BaseModel):
     escalation_level: int = 0
     suspended: bool = False
     extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
-    linkage: str | None = None
+    linkage: LinkageView | None = None
     review: str | None = None
 
 
@@ -353,15 +345,12 @@ class Routed(BaseModel):
     max_suspensions: int = 2
     max_suspended: str = "15d"
     ladder: list[LadderStep] = []
-
-
-class Notice(BaseModel):
-    """A notification caused by event `seq`: written to the outbox with it, exactly once."""
-
-    seq: int
-    recipient: str
-    kind: str
-    message: str
+    # Multi-agency linkage: does the category need it, who must report, and their limits.
+    needs_linkage: bool = False
+    linkage_agencies: list[str] = []
+    returns_for_linkage: int = 2
+    agency_report: str = "2h"
+    agency_done: str = "5wd"
 
 
 class CaseRecord(BaseModel):

@@ -64,6 +64,9 @@ class SlaPolicy(BaseModel):
     max_extension: str = "10wd"
     max_suspensions: int = Field(default=2, ge=0)
     max_suspended: str = "15d"
+    returns_for_linkage: int = Field(default=2, ge=1)
+    agency_report: str = "2h"
+    agency_done: str = "5wd"
 
     @field_validator(
         "accept",
@@ -73,6 +76,8 @@ class SlaPolicy(BaseModel):
         "escalate_every",
         "max_extension",
         "max_suspended",
+        "agency_report",
+        "agency_done",
     )
     @classmethod
     def _valid_limit(cls, value: str) -> str:

@@ -8,9 +8,10 @@ from temporalio.worker import Worker
 
 from activities.cases import CaseActivities
 from workflows.case import CaseWorkflow
+from workflows.linkage import LinkageWorkflow
 
 # Every workflow type this worker runs (the replay test checks recorded histories of each).
-WORKFLOWS = [CaseWorkflow]
+WORKFLOWS = [CaseWorkflow, LinkageWorkflow]
 
 
 def build_worker(

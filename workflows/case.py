@@ -16,6 +16,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import CaseActivities
@@ -36,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         ExtensionRequest,
         ExtensionRequestInput,
         Grade,
-        Notice,
         Outcome,
         ProgressInput,
         RateInput,
@@ -52,14 +52,24 @@ with workflow.unsafe.imports_passed_through():
         UrgeInput,
         allowed_actions,
     )
+    from domain.common import Notice
     from domain.escalation import (
+        big_issue_reason,
         extension_refusal,
         limit_as_timedelta,
         next_step_at,
         warn_point,
     )
+    from domain.linkage import (
+        LinkageChange,
+        LinkageInput,
+        LinkageStatus,
+        LinkageView,
+        OpenLinkageInput,
+    )
     from domain.sla import DeadlineKind, due_at
     from workflows import search_attributes as sa
+    from workflows.linkage import LinkageWorkflow, linkage_id
 
 SYSTEM = "system"
 NOT_ALLOWED_NOW = "NotAllowedNow"
@@ -67,6 +77,8 @@ NOT_ALLOWED_NOW = "NotAllowedNow"
 LADDER_PATCH = "escalation-ladder"
 # Cases rated unsatisfied twice before the review queue existed closed at once.
 REVIEW_PATCH = "supervisor-review"
+# Big issues open a multi-agency linkage by themselves only in cases started after it existed.
+LINKAGE_PATCH = "multi-agency-linkage"
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Persistence must eventually succeed (PostgreSQL may be down for a while); retry without limit.
@@ -104,6 +116,10 @@ class CaseWorkflow:
         self._suspended_at: datetime | None = None
         self._suspensions = 0
         self._review: str | None = None  # pending / closed / reopened
+        self._linkage_on = False
+        self._linkage: LinkageView | None = None
+        self._linkage_handle: workflow.ChildWorkflowHandle[Any, Any] | None = None
+        self._linkages = 0
         # Bumped by every change, so the deadline watcher re-plans after any action.
         self._version = 0
         # One change at a time: actions and deadline expiries are applied and persisted in order.
@@ -114,6 +130,7 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, intake: CaseIntake) -> CaseView:
         self._ladder_on = workflow.patched(LADDER_PATCH)
+        self._linkage_on = self._ladder_on and workflow.patched(LINKAGE_PATCH)
         async with self._lock:
             self._record(EventType.received, SYSTEM, channel=intake.channel.value)
             self._routed = await workflow.execute_activity_method(
@@ -130,6 +147,7 @@ class CaseWorkflow:
                 self._status = CaseStatus.returned
                 self._record(EventType.route_failed, SYSTEM, reason=self._routed.reason)
             await self._commit()
+        await self._open_linkage_if_big(SYSTEM)
 
         while self._status is not CaseStatus.closed:
             await self._watch_deadlines()
@@ -203,6 +221,7 @@ class CaseWorkflow:
     async def reassign(self, input: ReassignInput) -> CaseView:
         async with self._change(Action.reassign):
             self._dispatch(input.unit, None, input.actor, input.reason, event=Action.reassign)
+        await self._open_linkage_if_big(SYSTEM)  # bounced too often
         return self._view()
 
     @reassign.validator
@@ -312,6 +331,7 @@ class CaseWorkflow:
         """A supervisor pushes the case one step up the ladder by hand."""
         async with self._change(Action.escalate):
             self._climb(Action.escalate, input.actor, input.reason)
+        await self._open_linkage_if_big(SYSTEM)
         return self._view()
 
     @escalate.validator
@@ -462,6 +482,98 @@ class CaseWorkflow:
     def _validate_reopen(self, input: ReopenInput) -> None:
         self._check(Action.reopen)
 
+    # ---- multi-agency linkage (吹哨报到) -------------------------------------------------------
+
+    @workflow.update
+    async def open_linkage(self, input: OpenLinkageInput) -> CaseView:
+        """A dispatcher or supervisor blows the whistle by hand."""
+        async with self._lock:
+            self._check(Action.open_linkage)
+            await self._start_linkage(input.actor, input.reason, input.agencies)
+        return self._view()
+
+    @open_linkage.validator
+    def _validate_open_linkage(self, input: OpenLinkageInput) -> None:
+        self._check(Action.open_linkage)
+
+    @workflow.signal
+    async def linkage_changed(self, change: LinkageChange) -> None:
+        """The linkage reports a step; the case records it (the one writer of the record)."""
+        async with self._lock:
+            if self._linkage is None or change.view.id != self._linkage.id:
+                return
+            if self._linkage.status is LinkageStatus.cancelled:
+                return  # the case closed first; its linkage's last words change nothing
+            self._linkage = change.view
+            self._record(change.type, change.actor, **change.data)
+            for notice in change.notify:
+                self._notices.append(notice.model_copy(update={"seq": self._seq}))
+            await self._commit()
+
+    async def _open_linkage_if_big(self, actor: str) -> None:
+        """大事一网联动: a major, multi-agency, bounced or subdistrict-escalated case links the
+        agencies by itself (once; later ones are opened by hand)."""
+        routed = self._routed
+        if not self._linkage_on or routed is None or self._linkages > 0:
+            return
+        if self._unit is None or self._status not in (
+            CaseStatus.dispatched,
+            CaseStatus.in_progress,
+        ):
+            return
+        reason = big_issue_reason(
+            severity=routed.severity.value,
+            category_needs_linkage=routed.needs_linkage,
+            returns=self._returns,
+            returns_for_linkage=routed.returns_for_linkage,
+            escalation_level=self._level,
+        )
+        if reason:
+            async with self._lock:
+                await self._start_linkage(actor, reason, None)
+
+    async def _start_linkage(self, actor: str, reason: str, agencies: list[str] | None) -> None:
+        """Start the child LinkageWorkflow; it reports back through `linkage_changed`."""
+        assert self._routed is not None and self._unit is not None
+        self._linkages += 1
+        members = agencies if agencies is not None else self._routed.linkage_agencies
+        members = [a for a in dict.fromkeys(members) if a != self._unit]
+        child_id = linkage_id(self._intake.case_id)
+        self._linkage = LinkageView(
+            id=child_id,
+            status=LinkageStatus.open,
+            lead_unit=self._unit,
+            coordinator=self._supervisor(),
+            reason=reason,
+            agencies=[],
+        )
+        self._linkage_handle = await workflow.start_child_workflow(
+            LinkageWorkflow.run,
+            LinkageInput(
+                case_id=self._intake.case_id,
+                opened_by=actor,
+                case_title=self._intake.title,
+                lead_unit=self._unit,
+                coordinator=self._supervisor(),
+                agencies=members,
+                reason=reason,
+                agency_report=self._routed.agency_report,
+                agency_done=self._routed.agency_done,
+            ),
+            id=child_id,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            cancellation_type=ChildWorkflowCancellationType.TRY_CANCEL,
+            static_summary=f"linkage for {self._intake.case_id}: {reason}",
+        )
+
+    def _end_linkage(self) -> None:
+        """The case closed while agencies were still at work: release them all."""
+        if self._linkage is not None and self._linkage.status is LinkageStatus.open:
+            self._linkage = self._linkage.model_copy(update={"status": LinkageStatus.cancelled})
+            if self._linkage_handle is not None and not self._linkage_handle.done():
+                self._linkage_handle.cancel()
+            self._record("linkage_cancelled", SYSTEM, linkage=self._linkage.id)
+
     @workflow.query
     def state(self) -> CaseView:
         return self._view()
@@ -491,6 +603,8 @@ class CaseWorkflow:
         async with self._lock:
             if self._version == version:  # no action slipped in while we waited for the lock
                 await self._alarm_rang(what, deadline)
+        if what in ("due", "escalate"):
+            await self._open_linkage_if_big(SYSTEM)  # escalated to the subdistrict
 
     def _next_alarm(self) -> tuple[datetime, str, Deadline | None] | None:
         if self._status is CaseStatus.closed:
@@ -631,6 +745,7 @@ class CaseWorkflow:
 
     def _close(self, outcome: Outcome) -> None:
         """办结: the record keeps the outcome, every timestamp and whether each deadline was met."""
+        self._end_linkage()
         self._status = CaseStatus.closed
         self._outcome = outcome
         self._stamps["closed_at"] = workflow.now()
@@ -644,6 +759,7 @@ class CaseWorkflow:
                     "due_at": d.due_at.isoformat(),
                     "met_at": d.met_at.isoformat() if d.met_at else None,
                     "on_time": d.met_at is not None and d.met_at <= d.due_at,
+                    "original_due_at": d.original_due_at.isoformat() if d.original_due_at else None,
                 }
                 for d in self._deadlines.values()
             },
@@ -658,6 +774,7 @@ class CaseWorkflow:
             suspended=self._suspended_at is not None,
             extension_requested=self._extension is not None,
             in_review=self._review == "pending",
+            linkage_open=self._linkage is not None and self._linkage.status is LinkageStatus.open,
         )
 
     def _check(self, action: Action) -> None:
@@ -744,6 +861,7 @@ class CaseWorkflow:
             sa.CASE_GRID: self._routed.grid if self._routed else None,
             sa.CASE_UNIT: self._unit,
             sa.CASE_SEVERITY: self._routed.severity.value if self._routed else None,
+            sa.CASE_LINKAGE: self._linkage.status.value if self._linkage else None,
         }
         for key, value in optional.items():
             updates.append(key.value_set(value) if value else key.value_unset())
@@ -786,4 +904,5 @@ class CaseWorkflow:
             suspended=self._suspended_at is not None,
             extension=self._extension,
             review=self._review,
+            linkage=self._linkage,
         )

@@ -12,6 +12,8 @@ CASE_CHANNEL = SearchAttributeKey.for_keyword("CaseChannel")
 CASE_DUE_AT = SearchAttributeKey.for_datetime("CaseDueAt")
 CASE_OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
 CASE_ESCALATION_LEVEL = SearchAttributeKey.for_int("CaseEscalationLevel")
+# open / completed / cancelled while a multi-agency linkage exists (unset before).
+CASE_LINKAGE = SearchAttributeKey.for_keyword("CaseLinkage")
 
 ALL = (
     CASE_STATUS,
@@ -24,4 +26,5 @@ ALL = (
     CASE_DUE_AT,
     CASE_OVERDUE,
     CASE_ESCALATION_LEVEL,
+    CASE_LINKAGE,
 )

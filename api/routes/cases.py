@@ -25,6 +25,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
 from api.errors import InvalidReference, NotAllowedNow, Unavailable, UnknownCase
@@ -63,8 +64,17 @@ from domain.case import (
     UrgeInput,
     allowed_actions,
 )
+from domain.linkage import (
+    AddAgencyInput,
+    AgencyDoneInput,
+    AgencyInput,
+    LinkageView,
+    OpenLinkageInput,
+    ReleaseAgencyInput,
+)
 from workflows import search_attributes as sa
 from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
+from workflows.linkage import LinkageWorkflow, linkage_id
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -73,6 +83,7 @@ ROUTING_WAIT_SECONDS = 10.0
 
 CaseId = Annotated[str, Path(pattern=r"^[A-Z]{1,8}-\d{4}-\d{6,}$", examples=["LC-2026-000123"])]
 ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown case"},
@@ -243,6 +254,7 @@ async def get_case(
     out = _case_out(case)
     if case.status != CaseStatus.closed:
         out.live = await _live(temporal, case_id, settings)
+        out.linkage = out.live.linkage if out.live else None
     return out
 
 
@@ -263,6 +275,7 @@ async def _live(temporal: Client, case_id: str, settings: Settings) -> LiveState
     return LiveState(
         status=view.status,
         allowed_actions=view.allowed_actions,
+        linkage=view.linkage,
         pending_deadlines=[
             PendingDeadline(kind=d.kind, due_at=d.due_at)
             for d in view.deadlines
@@ -298,12 +311,30 @@ class CaseActions:
         self.session, self.temporal, self.settings = session, temporal, settings
         self.actor, self.idempotency_key = actor, idempotency_key
 
-    async def __call__(self, case_id: str, update: Any, body: ActionInputT) -> CaseOut:
+    async def __call__(
+        self,
+        case_id: str,
+        update: UpdateMethodMultiParam[[Any, ActionInputT], CaseView],
+        body: ActionInputT,
+    ) -> CaseOut:
+        """An action on the case itself: the new state of the case."""
+        view = await self.send(case_id, case_id, update, body)
+        return CaseOut(**view.model_dump())
+
+    async def send(
+        self,
+        case_id: str,
+        workflow_id: str,
+        update: UpdateMethodMultiParam[[Any, ActionInputT], ResultT],
+        body: ActionInputT,
+    ) -> ResultT:
+        """Send `update` to the case's workflow or its linkage's, with the 409/503 mapping."""
         case = await _get_or_404(self.session, case_id)
-        handle = self.temporal.get_workflow_handle(case_id)
-        update_id = f"{update.__name__}:{self.idempotency_key}" if self.idempotency_key else None
+        handle = self.temporal.get_workflow_handle(workflow_id)
+        name = getattr(update, "__name__", "update")
+        update_id = f"{workflow_id}:{name}:{self.idempotency_key}" if self.idempotency_key else None
         try:
-            view: CaseView = await handle.execute_update(
+            return await handle.execute_update(
                 update,
                 body.model_copy(update={"actor": self.actor}),
                 id=update_id,
@@ -324,12 +355,12 @@ class CaseActions:
                 {"id": case_id},
             ) from None
         except RPCError as rpc:
-            if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed: case closed
+            if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed
+                what = "case" if workflow_id == case_id else "linkage"
                 raise NotAllowedNow(
-                    f"the case is {case.status}", {"status": case.status, "allowed_actions": []}
+                    f"the {what} is closed", {"status": case.status, "allowed_actions": []}
                 ) from None
             raise
-        return CaseOut(**view.model_dump())
 
 
 Act = Annotated[CaseActions, Depends()]
@@ -344,7 +375,8 @@ async def accept(case_id: CaseId, body: AcceptInput, act: Act) -> CaseOut:
 @router.post("/{case_id}/return", response_model=CaseOut, responses=_ERRORS)
 async def return_(case_id: CaseId, body: ReturnInput, act: Act) -> CaseOut:
     """退单: not ours — back to the dispatcher, with the reason."""
-    return await act(case_id, CaseWorkflow.return_, body)
+    # The SDK's stub types an update declared with a name as returning a coroutine.
+    return await act(case_id, CaseWorkflow.return_, body)  # type: ignore[arg-type]
 
 
 @router.post("/{case_id}/reassign", response_model=CaseOut, responses=_ERRORS)
@@ -438,6 +470,43 @@ async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
     return await act(case_id, CaseWorkflow.reopen, body)
 
 
+# ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------
+
+
+@router.post("/{case_id}/open_linkage", response_model=CaseOut, responses=_ERRORS)
+async def open_linkage(case_id: CaseId, body: OpenLinkageInput, act: Act) -> CaseOut:
+    """吹哨: link agencies (default: the category's) around the case's unit, which leads."""
+    return await act(case_id, CaseWorkflow.open_linkage, body)
+
+
+@router.post("/{case_id}/linkage/report", response_model=LinkageView, responses=_ERRORS)
+async def linkage_report(case_id: CaseId, body: AgencyInput, act: Act) -> LinkageView:
+    """报到: the agency has arrived / responded; its clock for finishing starts."""
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.report, body)
+
+
+@router.post("/{case_id}/linkage/agency_done", response_model=LinkageView, responses=_ERRORS)
+async def linkage_agency_done(case_id: CaseId, body: AgencyDoneInput, act: Act) -> LinkageView:
+    """The agency's part is done, with its notes."""
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.agency_done, body)
+
+
+@router.post("/{case_id}/linkage/add_agency", response_model=LinkageView, responses=_ERRORS)
+async def linkage_add_agency(case_id: CaseId, body: AddAgencyInput, act: Act) -> LinkageView:
+    """The coordinator summons one more agency."""
+    if await act.session.get(Unit, body.agency) is None:
+        raise InvalidReference("unknown unit", {"field": "agency", "value": body.agency})
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.add_agency, body)
+
+
+@router.post("/{case_id}/linkage/release_agency", response_model=LinkageView, responses=_ERRORS)
+async def linkage_release_agency(
+    case_id: CaseId, body: ReleaseAgencyInput, act: Act
+) -> LinkageView:
+    """The coordinator lets an agency go (with the reason)."""
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.release_agency, body)
+
+
 async def _get_or_404(session: AsyncSession, case_id: str) -> Case:
     case = await cases.get(session, case_id)
     if case is None:
@@ -446,7 +515,12 @@ async def _get_or_404(session: AsyncSession, case_id: str) -> Case:
 
 
 def _case_out(case: Case) -> CaseOut:
-    fields = {name: getattr(case, name) for name in CaseView.model_fields if hasattr(case, name)}
+    # The row keeps only the linkage's status; its agencies come from the live query.
+    fields = {
+        name: getattr(case, name)
+        for name in CaseView.model_fields
+        if hasattr(case, name) and name != "linkage"
+    }
     deadlines = [Deadline.model_validate(d) for d in case.deadlines]
     return CaseOut(
         **{**fields, "deadlines": deadlines},

@@ -82,7 +82,15 @@ async def test_a_case_driven_over_http_closes_with_its_row_events_and_search_att
     }
 
     live = (await api.get(f"/v1/cases/{case['id']}")).json()["live"]
-    assert live["allowed_actions"] == ["accept", "return", "reassign", "reject", "urge", "escalate"]
+    assert live["allowed_actions"] == [
+        "accept",
+        "return",
+        "reassign",
+        "reject",
+        "urge",
+        "escalate",
+        "open_linkage",
+    ]
     assert len(live["pending_deadlines"]) == 3
 
     closed = await drive(api, case["id"], *LIFECYCLE)
@@ -169,7 +177,15 @@ async def test_an_action_not_allowed_now_is_a_409_that_says_what_is(api: httpx.A
     assert error["code"] == "not_allowed_now"
     assert error["details"] == {
         "status": "dispatched",
-        "allowed_actions": ["accept", "return", "reassign", "reject", "urge", "escalate"],
+        "allowed_actions": [
+            "accept",
+            "return",
+            "reassign",
+            "reject",
+            "urge",
+            "escalate",
+            "open_linkage",
+        ],
     }
 
     closed = await drive(api, case["id"], ("reject", {"reason": "不属于政府职责"}))
@@ -285,3 +301,51 @@ async def test_the_review_queue_lists_twice_unsatisfied_cases(api: httpx.AsyncCl
     closed = await drive(api, case_id, ("review_close", {"verdict": "已尽力处理"}))
     assert closed["status"] == "closed"
     assert case_id not in [c["id"] for c in (await api.get("/v1/reviews")).json()["items"]]
+
+
+async def test_a_big_case_links_agencies_who_act_over_http(api: httpx.AsyncClient) -> None:
+    body = new_case(category="petition.collective", title="多户居民集体反映物业问题")
+    case = (await api.post("/v1/cases", json=body)).json()
+    assert case["unit"] == "DA-PETITION" and case["linkage"]["status"] == "open"
+    case_id = case["id"]
+
+    async def agencies() -> list[dict[str, Any]]:
+        live = (await api.get(f"/v1/cases/{case_id}")).json()["live"]
+        return live["linkage"]["agencies"] if live["linkage"] else []
+
+    assert [a["unit"] for a in await eventually(agencies)] == [
+        "DA-POLICE",
+        "DA-JUSTICE",
+        "SD-CIVIL",
+    ]
+    await drive(api, case_id, *LIFECYCLE[:2])
+    unknown = await api.post(f"/v1/cases/{case_id}/linkage/add_agency", json={"agency": "NOPE"})
+    assert unknown.status_code == 422
+    twice = {"agency": "DA-POLICE"}
+    assert (await api.post(f"/v1/cases/{case_id}/linkage/report", json=twice)).status_code == 200
+    again = await api.post(f"/v1/cases/{case_id}/linkage/report", json=twice)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_allowed_now"
+    released = await api.post(
+        f"/v1/cases/{case_id}/linkage/release_agency",
+        json={"agency": "DA-JUSTICE", "reason": "无需司法介入"},
+    )
+    assert released.status_code == 200
+    for agency, action in [
+        ("SD-CIVIL", "report"),
+        ("SD-CIVIL", "agency_done"),
+        ("DA-POLICE", "agency_done"),
+    ]:
+        payload = {"agency": agency} | ({"notes": "已完成"} if action == "agency_done" else {})
+        done = await api.post(f"/v1/cases/{case_id}/linkage/{action}", json=payload)
+        assert done.status_code == 200, done.text
+
+    async def linkage_closed() -> bool:
+        got = (await api.get(f"/v1/cases/{case_id}")).json()
+        live = got["live"]
+        return live["linkage"]["status"] == "completed" and "reply" in live["allowed_actions"]
+
+    assert await eventually(linkage_closed)
+    closed = await drive(api, case_id, *LIFECYCLE[3:])
+    assert closed["status"] == "closed"
+    listed = (await api.get("/v1/cases", params={"category": "petition.collective"})).json()
+    assert any(c["id"] == case_id and c["linkage"] == "completed" for c in listed["items"])

@@ -11,6 +11,7 @@ def test_a_dispatched_case_can_be_accepted_returned_reassigned_rejected_or_chase
         Action.reject,
         Action.urge,
         Action.escalate,
+        Action.open_linkage,
     }
 
 
@@ -40,3 +41,9 @@ def test_an_extension_request_waits_for_a_decision_before_another() -> None:
     waiting = allowed_actions(CaseStatus.in_progress, contacted=True, extension_requested=True)
     assert {Action.approve_extension, Action.deny_extension} <= set(waiting)
     assert Action.request_extension not in waiting
+
+
+def test_while_agencies_work_the_lead_unit_cannot_reply_yet() -> None:
+    linked = allowed_actions(CaseStatus.in_progress, contacted=True, linkage_open=True)
+    assert Action.reply not in linked and Action.open_linkage not in linked
+    assert Action.reply in allowed_actions(CaseStatus.in_progress, contacted=True)

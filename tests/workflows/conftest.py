@@ -22,6 +22,7 @@ from tests.conftest import unique_queue
 from tests.replay import HISTORIES, VERSION
 from worker.main import build_worker
 from workflows.case import CaseWorkflow
+from workflows.linkage import linkage_id
 
 
 @pytest.fixture
@@ -60,10 +61,16 @@ async def start(
 
         yield file_case
         if os.environ.get("GRIDCASE_RECORD_HISTORIES"):  # new replay fixtures: see tests/replay
+            test = request.node.name.removeprefix("test_")
             for n, handle in enumerate(started):
-                history = await handle.fetch_history()
-                name = f"case-{VERSION}-{request.node.name.removeprefix('test_')}-{n}.json"
-                (HISTORIES / name).write_text(history.to_json(), encoding="utf-8")
+                linkage = time_skipping.client.get_workflow_handle(linkage_id(handle.id))
+                for kind, recorded in (("case", handle), ("linkage", linkage)):
+                    try:
+                        history = await recorded.fetch_history()
+                    except RPCError:  # this case never linked agencies
+                        continue
+                    path = HISTORIES / f"{kind}-{VERSION}-{test}-{n}.json"
+                    path.write_text(history.to_json(), encoding="utf-8")
         # A case left open would keep firing timers at a queue nobody polls any more, and the
         # test server stops skipping time while a workflow task is outstanding.
         for handle in started:

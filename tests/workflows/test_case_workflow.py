@@ -160,6 +160,7 @@ async def test_an_action_in_the_wrong_state_is_rejected_before_history(start: An
         "reject",
         "urge",
         "escalate",
+        "open_linkage",
     ]
     state = await handle.query(CaseWorkflow.state)
     assert state.status is CaseStatus.dispatched and state.last_seq == 2

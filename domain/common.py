@@ -1,0 +1,32 @@
+"""Small shared pieces of the domain: text constraints, the base of every action's input, and
+a notification queued by an event."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
+]
+
+
+class ActionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Set by the API from the authenticated caller, never by the request body.
+    actor: SkipJsonSchema[str] = "dispatcher"
+
+
+class Notice(BaseModel):
+    """A notification caused by event `seq`: written to the outbox with it, exactly once."""
+
+    seq: int
+    recipient: str
+    kind: str
+    message: str
