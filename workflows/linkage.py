@@ -58,8 +58,11 @@ class LinkageWorkflow:
             self._summon(agency)
         self._tell("linkage_opened", "system", reason=input.reason, agencies=input.agencies)
         try:
-            while not self._complete():
+            while True:
                 await self._flush()
+                # Checked after the flush: an agency may have finished while a signal was sent.
+                if self._complete():
+                    break
                 await self._watch()
         except BaseException:
             self._status = LinkageStatus.cancelled
