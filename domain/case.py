@@ -184,6 +184,10 @@ class CaseIntake(BaseModel):
     description: str
     location: Location
     reporter: Reporter
+    # The case's state when its workflow continued as new (None on the first run), and the
+    # history length that triggers it (None: the workflow's default; tests lower it).
+    carried: CaseCarry | None = None
+    history_limit: int | None = None
 
 
 # Inputs of the human actions (one small object each, for the same reason).
@@ -353,6 +357,38 @@ class Routed(BaseModel):
     agency_done: str = "5wd"
 
 
+class CaseCarry(BaseModel):
+    """Everything a case workflow knows, carried into its next run by continue-as-new so a case
+    that lives for weeks keeps a bounded history; invisible to the API (same workflow id)."""
+
+    status: CaseStatus
+    routed: Routed | None
+    unit: str | None
+    rule: str | None
+    deadlines: list[Deadline]
+    overdue: bool
+    returns: int
+    rehandled: bool
+    contacted: bool
+    grade: Grade | None
+    solved: bool | None
+    outcome: Outcome | None
+    received_at: datetime
+    stamps: dict[str, datetime]
+    seq: int
+    reporter_saved: bool
+    ladder_on: bool
+    linkage_on: bool
+    level: int
+    extension: ExtensionRequest | None
+    extensions: int
+    suspended_at: datetime | None
+    suspensions: int
+    review: str | None
+    linkage: LinkageView | None
+    linkages: int
+
+
 class CaseRecord(BaseModel):
     """Everything the persistence activity writes for one state change: the view, new events
     and the notifications they cause."""
@@ -361,3 +397,6 @@ class CaseRecord(BaseModel):
     reporter: Reporter | None = None  # sent once, with the first record
     events: list[CaseEvent]
     notifications: list[Notice] = []
+
+
+CaseIntake.model_rebuild()  # CaseCarry is defined after it

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.case import (
         AcceptInput,
         Action,
+        CaseCarry,
         CaseEvent,
         CaseIntake,
         CaseRecord,
@@ -80,6 +81,10 @@ REVIEW_PATCH = "supervisor-review"
 # Big issues open a multi-agency linkage by themselves only in cases started after it existed.
 LINKAGE_PATCH = "multi-agency-linkage"
 
+# Past this many history events a case continues as new, carrying its state (well below the
+# server's 50k limit and the SDK's suggestion, which also triggers it).
+HISTORY_LIMIT = 10_000
+
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Persistence must eventually succeed (PostgreSQL may be down for a while); retry without limit.
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -124,11 +129,27 @@ class CaseWorkflow:
         self._version = 0
         # One change at a time: actions and deadline expiries are applied and persisted in order.
         self._lock = asyncio.Lock()
+        if intake.carried is not None:
+            self._restore(intake.carried)
 
     # ---- the life of a case ------------------------------------------------------------------
 
     @workflow.run
     async def run(self, intake: CaseIntake) -> CaseView:
+        if intake.carried is None:
+            await self._receive(intake)
+        else:
+            workflow.upsert_search_attributes(self._search_attributes())
+
+        while self._status is not CaseStatus.closed:
+            await self._watch_deadlines()
+            if self._history_full():
+                await self._continue_as_new()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._view()
+
+    async def _receive(self, intake: CaseIntake) -> None:
+        """受理 and 派单: record, route, dispatch; a big case links its agencies at once."""
         self._ladder_on = workflow.patched(LADDER_PATCH)
         self._linkage_on = self._ladder_on and workflow.patched(LINKAGE_PATCH)
         async with self._lock:
@@ -149,10 +170,71 @@ class CaseWorkflow:
             await self._commit()
         await self._open_linkage_if_big(SYSTEM)
 
-        while self._status is not CaseStatus.closed:
-            await self._watch_deadlines()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._view()
+    # ---- a bounded history: continue as new, carrying the state ----------------------------------
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        limit = self._intake.history_limit or HISTORY_LIMIT
+        linked = self._linkage_handle is not None and not self._linkage_handle.done()
+        return (
+            self._status is not CaseStatus.closed
+            and not linked  # a running child stays with this run; wait for it to finish
+            and (info.is_continue_as_new_suggested() or info.get_current_history_length() > limit)
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._lock.locked()
+        )
+        if self._history_full():
+            workflow.continue_as_new(self._intake.model_copy(update={"carried": self._carry()}))
+
+    def _carry(self) -> CaseCarry:
+        return CaseCarry(
+            status=self._status,
+            routed=self._routed,
+            unit=self._unit,
+            rule=self._rule,
+            deadlines=list(self._deadlines.values()),
+            overdue=self._overdue,
+            returns=self._returns,
+            rehandled=self._rehandled,
+            contacted=self._contacted,
+            grade=self._grade,
+            solved=self._solved,
+            outcome=self._outcome,
+            received_at=self._received_at,
+            stamps=self._stamps,
+            seq=self._seq,
+            reporter_saved=self._reporter_saved,
+            ladder_on=self._ladder_on,
+            linkage_on=self._linkage_on,
+            level=self._level,
+            extension=self._extension,
+            extensions=self._extensions,
+            suspended_at=self._suspended_at,
+            suspensions=self._suspensions,
+            review=self._review,
+            linkage=self._linkage,
+            linkages=self._linkages,
+        )
+
+    def _restore(self, carry: CaseCarry) -> None:
+        self._status, self._routed = carry.status, carry.routed
+        self._unit, self._rule = carry.unit, carry.rule
+        self._deadlines = {d.kind: d for d in carry.deadlines}
+        self._overdue, self._returns = carry.overdue, carry.returns
+        self._rehandled, self._contacted = carry.rehandled, carry.contacted
+        self._grade, self._solved, self._outcome = carry.grade, carry.solved, carry.outcome
+        self._received_at, self._stamps = carry.received_at, dict(carry.stamps)
+        self._seq = self._persisted_seq = carry.seq
+        self._reporter_saved = carry.reporter_saved
+        self._ladder_on, self._linkage_on = carry.ladder_on, carry.linkage_on
+        self._level = carry.level
+        self._extension, self._extensions = carry.extension, carry.extensions
+        self._suspended_at, self._suspensions = carry.suspended_at, carry.suspensions
+        self._review, self._linkage, self._linkages = carry.review, carry.linkage, carry.linkages
+        self._intake = self._intake.model_copy(update={"carried": None})
 
     def _dispatch(
         self,

@@ -74,8 +74,9 @@ async def start(
         # A case left open would keep firing timers at a queue nobody polls any more, and the
         # test server stops skipping time while a workflow task is outstanding.
         for handle in started:
+            latest = time_skipping.client.get_workflow_handle(handle.id)  # after continue-as-new
             with contextlib.suppress(RPCError):  # already closed
-                await handle.terminate("test over")
+                await latest.terminate("test over")
 
 
 async def events_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[str]:

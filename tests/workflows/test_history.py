@@ -1,0 +1,52 @@
+"""A case that lives long continues as new with its whole state: the API's view, the record and
+the clocks do not notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType as HistoryEventType
+from temporalio.testing import WorkflowEnvironment
+
+from domain.case import (
+    AcceptInput,
+    CaseStatus,
+    ContactInput,
+    Grade,
+    ProgressInput,
+    RateInput,
+    ReplyInput,
+)
+from domain.sla import DeadlineKind
+from tests.workflows.conftest import events_of
+from workflows.case import CaseWorkflow
+
+
+async def test_a_long_case_continues_as_new_and_loses_nothing(
+    start: Any, sessions: Any, time_skipping: WorkflowEnvironment
+) -> None:
+    handle = await start(history_limit=60)
+    first = await handle.query(CaseWorkflow.state)
+    await handle.execute_update(CaseWorkflow.accept, AcceptInput())
+    await handle.execute_update(CaseWorkflow.contact, ContactInput(note="已联系"))
+    for n in range(12):  # each note adds about ten history events
+        await handle.execute_update(CaseWorkflow.progress, ProgressInput(note=f"进展 {n}"))
+
+    latest = time_skipping.client.get_workflow_handle(handle.id)
+    history = await latest.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert history.events[0].event_type == HistoryEventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    assert started.continued_execution_run_id, "the case did not continue as new"
+
+    state = await latest.query(CaseWorkflow.state)
+    assert (state.status, state.last_seq) == (CaseStatus.in_progress, 4 + 12)
+    reply = next(d for d in state.deadlines if d.kind is DeadlineKind.reply)
+    assert reply.due_at == next(d for d in first.deadlines if d.kind is DeadlineKind.reply).due_at
+
+    await latest.execute_update(CaseWorkflow.reply, ReplyInput(result="已处理"))
+    closed = await latest.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.satisfied))
+    assert closed.status is CaseStatus.closed and closed.received_at == first.received_at
+    events = await events_of(sessions, handle.id)
+    assert len(events) == closed.last_seq  # one row per step, none lost or doubled
+    assert events[:4] == ["received", "dispatched", "accept", "contact"]
+    assert events[-2:] == ["rate", "closed"]
