@@ -3,6 +3,8 @@ idempotent, so a retry or a worker crash never duplicates a row."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -78,6 +80,12 @@ class CaseActivities:
             agency_report=policy.agency_report,
             agency_done=policy.agency_done,
         )
+
+    @activity.defn
+    async def count_unrated(self, unit: str, since: datetime) -> int:
+        """How many of the unit's cases closed unrated since `since` (read-only)."""
+        async with self._sessions() as session:
+            return await cases.count_unrated(session, unit, since)
 
     @activity.defn
     async def record_case(self, record: CaseRecord) -> None:

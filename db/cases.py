@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,6 +98,15 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             .on_conflict_do_nothing(index_elements=[Notification.id])
         )
     await session.flush()
+
+
+async def count_unrated(session: AsyncSession, unit: str, since: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Case)
+        .where(Case.unit == unit, Case.outcome == "unrated", Case.closed_at >= since)
+    )
+    return int(count or 0)
 
 
 async def allocate_number(session: AsyncSession) -> int:

@@ -22,5 +22,5 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[activities.route_case, activities.record_case],
+        activities=[activities.route_case, activities.record_case, activities.count_unrated],
     )

@@ -80,6 +80,10 @@ LADDER_PATCH = "escalation-ladder"
 REVIEW_PATCH = "supervisor-review"
 # Big issues open a multi-agency linkage by themselves only in cases started after it existed.
 LINKAGE_PATCH = "multi-agency-linkage"
+# A unit whose cases go unrated this often within the window gets the next one reviewed.
+UNRATED_REVIEW_PATCH = "unrated-review"
+UNRATED_FOR_REVIEW = 3
+UNRATED_WINDOW = timedelta(days=30)
 
 # Past this many history events a case continues as new, carrying its state (well below the
 # server's 50k limit and the SDK's suggestion, which also triggers it).
@@ -171,6 +175,18 @@ class CaseWorkflow:
         await self._open_linkage_if_big(SYSTEM)
 
     # ---- a bounded history: continue as new, carrying the state ----------------------------------
+
+    async def _unrated_too_often(self) -> bool:
+        if not self._ladder_on or self._unit is None or not workflow.patched(UNRATED_REVIEW_PATCH):
+            return False
+        count = await workflow.execute_activity_method(
+            CaseActivities.count_unrated,
+            args=[self._unit, workflow.now() - UNRATED_WINDOW],
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=f"unrated cases of {self._unit}",
+        )
+        return count >= UNRATED_FOR_REVIEW
 
     def _history_full(self) -> bool:
         info = workflow.info()
@@ -539,7 +555,7 @@ class CaseWorkflow:
         async with self._change(Action.review_close):
             self._review = "closed"
             self._record(Action.review_close, input.actor, verdict=input.verdict)
-            self._close(Outcome.rated)
+            self._close(Outcome.rated if self._grade else Outcome.unrated)
         return self._view()
 
     @review_close.validator
@@ -746,7 +762,16 @@ class CaseWorkflow:
 
     async def _deadline_passed(self, deadline: Deadline) -> None:
         if deadline.kind is DeadlineKind.rating:
-            self._close(Outcome.unrated)
+            if await self._unrated_too_often():
+                # Residents of this unit keep not answering: a supervisor looks before it closes.
+                deadline.missed = True
+                self._review = "pending"
+                self._record(
+                    EventType.review_opened, SYSTEM, unit=self._unit, reason="unrated too often"
+                )
+                self._notify(self._supervisor(), "review", "多次未评价, 请督办审查")
+            else:
+                self._close(Outcome.unrated)
         else:
             deadline.missed = True
             self._overdue = True

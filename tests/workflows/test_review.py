@@ -3,9 +3,11 @@ the supervisor closes it with a verdict or re-opens it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from domain.case import (
     CaseStatus,
@@ -67,3 +69,33 @@ async def test_a_reopened_case_goes_back_to_the_unit_with_a_fresh_reply_deadline
         CaseWorkflow.rate, RateInput(grade=Grade.satisfied, solved=True)
     )
     assert done.status is CaseStatus.closed
+
+
+async def test_a_unit_whose_cases_go_unrated_too_often_gets_the_next_one_reviewed(
+    start: Any, sessions: Any, time_skipping: WorkflowEnvironment
+) -> None:
+    place = {"location": {"address": "沧口某小区", "grid": "C02-G01"}}  # unit GT-C02-G01
+
+    async def unrated_case() -> Any:
+        handle = await start(**place)
+        await drive_to_replied(handle)
+        return handle
+
+    for _ in range(3):
+        handle = await unrated_case()
+        # Sleep, not result(): the test server jumps years ahead once nothing else is running.
+        await time_skipping.sleep(timedelta(days=7))  # past the three-working-day window
+        assert (await handle.query(CaseWorkflow.state)).outcome is Outcome.unrated
+
+    fourth = await unrated_case()
+    await time_skipping.sleep(timedelta(days=7))  # past its rating window too
+    state = await fourth.query(CaseWorkflow.state)
+    assert state.status is CaseStatus.replied and state.allowed_actions == [
+        "review_close",
+        "reopen",
+    ]
+    closed = await fourth.execute_update(
+        CaseWorkflow.review_close, ReviewCloseInput(verdict="回访电话无人接听, 已上门确认")
+    )
+    assert (closed.status, closed.outcome) == (CaseStatus.closed, Outcome.unrated)
+    assert "review_opened" in await events_of(sessions, fourth.id)
