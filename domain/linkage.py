@@ -38,11 +38,13 @@ class LinkageAction(StrEnum):
 class AgencyPart(BaseModel):
     unit: str
     status: AgencyStatus = AgencyStatus.summoned
+    summoned_at: datetime
     report_due: datetime
     done_due: datetime | None = None
     reported_at: datetime | None = None
     done_at: datetime | None = None
     notes: str | None = None
+    reminded: bool = False  # reminded of its current limit (report, then done)
     late: bool = False  # missed its report or done limit (and was escalated to the coordinator)
 
     @property
@@ -60,6 +62,7 @@ class LinkageInput(BaseModel):
     reason: str
     agency_report: str  # limits from the case's SLA policy
     agency_done: str
+    warn_share: float = 0.8
 
 
 class LinkageView(BaseModel):

@@ -657,6 +657,7 @@ class CaseWorkflow:
                 reason=reason,
                 agency_report=self._routed.agency_report,
                 agency_done=self._routed.agency_done,
+                warn_share=self._routed.warn_share,
             ),
             id=child_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -86,6 +86,7 @@ class LinkageWorkflow:
         now = workflow.now()
         part.status, part.reported_at = AgencyStatus.reported, now
         part.done_due = due_at(now, self._input.agency_done, SUBDISTRICT_TZ)
+        part.reminded = part.late = False  # a fresh clock for finishing
         self._tell("agency_reported", input.actor, agency=part.unit, note=input.note)
         return self._view()
 
@@ -133,37 +134,50 @@ class LinkageWorkflow:
     # ---- clocks --------------------------------------------------------------------------------
 
     async def _watch(self) -> None:
+        """Wait for the next change or the next agency alarm: a reminder at the policy's share of
+        its limit, then the limit itself (late: escalated to the coordinator)."""
         version = self._version
-        alarms = [
-            (due, part)
-            for part in self._parts
-            if not part.late
-            for due in [self._due(part)]
-            if due is not None
-        ]
+        alarms: list[tuple[datetime, str, AgencyPart]] = []
+        for part in self._parts:
+            due = self._due(part)
+            if due is None or part.late:
+                continue
+            started = part.reported_at if part.status is AgencyStatus.reported else None
+            started = started or part.summoned_at
+            if not part.reminded:
+                alarms.append((started + (due - started) * self._input.warn_share, "remind", part))
+            alarms.append((due, "late", part))
         if not alarms:
             await workflow.wait_condition(lambda: self._version != version)
             return
-        due, part = min(alarms, key=lambda alarm: alarm[0])
-        timeout = due - workflow.now()
+        at, what, part = min(alarms, key=lambda alarm: alarm[0])
+        timeout = at - workflow.now()
         if timeout > timedelta(0):
             try:
                 await workflow.wait_condition(
                     lambda: self._version != version,
                     timeout=timeout,
-                    timeout_summary=f"{part.unit} {part.status.value} limit",
+                    timeout_summary=f"{part.unit} {self._stage(part)} {what}",
                 )
                 return
             except TimeoutError:
                 pass
-        part.late = True
-        self._tell(
-            "agency_late",
-            "system",
-            agency=part.unit,
-            stage="report" if part.status is AgencyStatus.summoned else "done",
-            due_at=due.isoformat(),
-        )
+        if what == "remind":
+            part.reminded = True
+            self._tell("agency_reminded", "system", agency=part.unit, stage=self._stage(part))
+        else:
+            part.late = True
+            self._tell(
+                "agency_late",
+                "system",
+                agency=part.unit,
+                stage=self._stage(part),
+                due_at=at.isoformat(),
+            )
+
+    @staticmethod
+    def _stage(part: AgencyPart) -> str:
+        return "report" if part.status is AgencyStatus.summoned else "done"
 
     @staticmethod
     def _due(part: AgencyPart) -> datetime | None:
@@ -190,6 +204,15 @@ class LinkageWorkflow:
             return [
                 Notice(seq=0, recipient=a, kind="linkage", message=f"{title}: 吹哨报到, 请按时报到")
                 for a in agencies
+            ]
+        if type == "agency_reminded":
+            return [
+                Notice(
+                    seq=0,
+                    recipient=data["agency"],
+                    kind="reminder",
+                    message=f"{title}: 请按时{'报到' if data['stage'] == 'report' else '办结'}",
+                )
             ]
         if type == "agency_added":
             return [
@@ -228,7 +251,9 @@ class LinkageWorkflow:
 
     def _summon(self, agency: str) -> None:
         report_due = due_at(workflow.now(), self._input.agency_report, SUBDISTRICT_TZ)
-        self._parts.append(AgencyPart(unit=agency, report_due=report_due))
+        self._parts.append(
+            AgencyPart(unit=agency, summoned_at=workflow.now(), report_due=report_due)
+        )
 
     def _part(self, agency: str) -> AgencyPart:
         return next(p for p in self._parts if p.unit == agency)

@@ -74,6 +74,7 @@ async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure
     events = await events_of(sessions, case.id)
     assert events[events.index("linkage_opened") :].count("agency_reported") == 3
     assert events.count("agency_done") == 3 and "agency_late" in events
+    assert events.index("agency_reminded") < events.index("agency_late")  # reminded first
     assert events.index("linkage_closed") < events.index("reply")
     row = await row_of(sessions, case.id)
     assert row.linkage == "completed"
@@ -83,6 +84,7 @@ async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure
         )
         notices = set(sent.all())
     assert {(a, "linkage") for a in AGENCIES} <= notices  # the whistle
+    assert ("SD-CIVIL", "reminder") in notices  # at 80 % of its report limit
     assert ("SD-CENTER", "escalation") in notices  # the late agency
     assert ("DA-PETITION", "linkage") in notices  # the lead unit may reply
 
