@@ -70,6 +70,7 @@ class CaseActivities:
             max_suspensions=policy.max_suspensions,
             max_suspended=policy.max_suspended,
             ladder=ladder,
+            grid_team=place_units.get(grid_code or ""),
             needs_linkage=category.linkage,
             linkage_agencies=[
                 community_unit if agency == "@community" else agency

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from domain.case import (
     Action,
@@ -40,6 +40,9 @@ class CaseCreate(BaseModel):
     description: Text
     location: Location
     reporter: Reporter
+    photo_url: HttpUrl | None = Field(
+        default=None, description="A grid worker's photo of what was found (grid_patrol)."
+    )
 
 
 class PendingDeadline(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from domain.common import ActionInput, Code, Notice, Phone, ShortText, Text
 from domain.escalation import LadderStep
@@ -36,6 +36,8 @@ class CaseStatus(StrEnum):
     returned = "returned"  # 退单: back with the dispatcher
     in_progress = "in_progress"  # 办理
     replied = "replied"  # 答复: waiting for the resident's rating
+    verifying = "verifying"  # 核查: a grid event replied by its unit, waiting for the on-site check
+    resolved_on_site = "resolved_on_site"  # 就地解决 by the grid worker, waiting for the community
     closed = "closed"  # 办结
 
 
@@ -64,6 +66,11 @@ class Action(StrEnum):
     reopen = "reopen"
     # 吹哨: a dispatcher or supervisor opens a multi-agency linkage by hand.
     open_linkage = "open_linkage"
+    # Grid events: 小事不出网格. The grid worker solves it on the spot (the community confirms),
+    # or checks on site what the unit replied (核查).
+    resolve_on_site = "resolve_on_site"
+    confirm = "confirm"
+    verify = "verify"
 
 
 class Grade(StrEnum):
@@ -76,6 +83,8 @@ class Outcome(StrEnum):
     rated = "rated"
     unrated = "unrated"  # no rating within the window: never counted as satisfied
     rejected = "rejected"  # 不予受理: not a government matter, still a closed, counted case
+    self_resolved = "self_resolved"  # a grid event solved on the spot, confirmed by the community
+    verified = "verified"  # a grid event whose fix the grid worker saw on site
 
 
 class EventType(StrEnum):
@@ -105,6 +114,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.urge,
         Action.escalate,
         Action.open_linkage,
+        Action.resolve_on_site,
     ),
     CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate),
     CaseStatus.in_progress: (
@@ -118,8 +128,11 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.deny_extension,
         Action.suspend,
         Action.open_linkage,
+        Action.resolve_on_site,
     ),
     CaseStatus.replied: (Action.rate,),
+    CaseStatus.verifying: (Action.verify,),
+    CaseStatus.resolved_on_site: (Action.confirm,),
     CaseStatus.closed: (),
 }
 # While the clock is stopped the unit may only note progress or resume.
@@ -136,6 +149,7 @@ def allowed_actions(
     extension_requested: bool = False,
     in_review: bool = False,
     linkage_open: bool = False,
+    grid_event: bool = False,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), by
     a stopped clock, and by whether an extension request waits for a decision."""
@@ -145,6 +159,8 @@ def allowed_actions(
         return list(REVIEW_ACTIONS)
     # While agencies work on their parts the lead unit cannot reply, nor open a second linkage.
     drop: set[Action] = {Action.reply, Action.open_linkage} if linkage_open else set()
+    if not grid_event or linkage_open:  # only a grid worker's own event is solved on the spot
+        drop.add(Action.resolve_on_site)
     if status is CaseStatus.in_progress:
         drop.add(Action.contact if contacted else Action.reply)
         if extension_requested:
@@ -184,6 +200,7 @@ class CaseIntake(BaseModel):
     description: str
     location: Location
     reporter: Reporter
+    photo_url: str | None = None  # a grid worker's photo of what was found
     # The case's state when its workflow continued as new (None on the first run), and the
     # history length that triggers it (None: the workflow's default; tests lower it).
     carried: CaseCarry | None = None
@@ -249,6 +266,21 @@ class SuspendInput(ActionInput):
 
 class ResumeInput(ActionInput):
     note: Text | None = None
+
+
+class ResolveOnSiteInput(ActionInput):
+    evidence_url: HttpUrl  # the photo after
+    note: Text
+
+
+class ConfirmInput(ActionInput):
+    note: Text | None = None
+
+
+class VerifyInput(ActionInput):
+    fixed: bool
+    note: Text | None = None
+    evidence_url: HttpUrl | None = None
 
 
 class ReviewCloseInput(ActionInput):
@@ -349,6 +381,7 @@ class Routed(BaseModel):
     max_suspensions: int = 2
     max_suspended: str = "15d"
     ladder: list[LadderStep] = []
+    grid_team: str | None = None  # the team of the case's grid: it checks grid events on site
     # Multi-agency linkage: does the category need it, who must report, and their limits.
     needs_linkage: bool = False
     linkage_agencies: list[str] = []

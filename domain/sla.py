@@ -21,6 +21,7 @@ class DeadlineKind(StrEnum):
     contact = "contact"  # 联系诉求人: first contact with the resident
     reply = "reply"  # 答复: the unit replies with the result
     rating = "rating"  # 回访/评价: the resident's window to rate the reply
+    verify = "verify"  # 核查: the on-site check of a grid event (same window as the rating)
 
 
 def parse_limit(text: str) -> tuple[int, str]:
@@ -85,7 +86,9 @@ class SlaPolicy(BaseModel):
         return value
 
     def limit(self, kind: DeadlineKind) -> str:
-        return self.rating_window if kind is DeadlineKind.rating else str(getattr(self, kind.value))
+        if kind in (DeadlineKind.rating, DeadlineKind.verify):
+            return self.rating_window
+        return str(getattr(self, kind.value))
 
 
 def select_policy(policies: list[SlaPolicy], category: str, severity: str) -> SlaPolicy:

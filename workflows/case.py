@@ -30,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         CaseRecord,
         CaseStatus,
         CaseView,
+        Channel,
+        ConfirmInput,
         ContactInput,
         Deadline,
         EscalateInput,
@@ -45,12 +47,14 @@ with workflow.unsafe.imports_passed_through():
         RejectInput,
         ReopenInput,
         ReplyInput,
+        ResolveOnSiteInput,
         ResumeInput,
         ReturnInput,
         ReviewCloseInput,
         Routed,
         SuspendInput,
         UrgeInput,
+        VerifyInput,
         allowed_actions,
     )
     from domain.common import Notice
@@ -82,6 +86,8 @@ REVIEW_PATCH = "supervisor-review"
 LINKAGE_PATCH = "multi-agency-linkage"
 # A unit whose cases go unrated this often within the window gets the next one reviewed.
 UNRATED_REVIEW_PATCH = "unrated-review"
+# Grid events replied by their unit are checked on site instead of rated by a resident.
+PATROL_PATCH = "patrol-verification"
 UNRATED_FOR_REVIEW = 3
 UNRATED_WINDOW = timedelta(days=30)
 
@@ -157,7 +163,9 @@ class CaseWorkflow:
         self._ladder_on = workflow.patched(LADDER_PATCH)
         self._linkage_on = self._ladder_on and workflow.patched(LINKAGE_PATCH)
         async with self._lock:
-            self._record(EventType.received, SYSTEM, channel=intake.channel.value)
+            self._record(
+                EventType.received, SYSTEM, channel=intake.channel.value, photo_url=intake.photo_url
+            )
             self._routed = await workflow.execute_activity_method(
                 CaseActivities.route_case,
                 intake,
@@ -366,10 +374,16 @@ class CaseWorkflow:
         async with self._change(Action.reply):
             now = workflow.now()
             self._meet(DeadlineKind.reply)
-            self._status = CaseStatus.replied
             self._stamps["replied_at"] = now
-            self._deadlines[DeadlineKind.rating] = self._new_deadline(DeadlineKind.rating, now)
             self._record(Action.reply, input.actor, unit=self._unit, result=input.result)
+            if self._grid_event() and workflow.patched(PATROL_PATCH):
+                # 核查: the grid worker who reported it checks the fix on site.
+                self._status = CaseStatus.verifying
+                self._deadlines[DeadlineKind.verify] = self._new_deadline(DeadlineKind.verify, now)
+                self._notify(self._grid_team(), "verify", f"请现场核查: {input.result}")
+            else:
+                self._status = CaseStatus.replied
+                self._deadlines[DeadlineKind.rating] = self._new_deadline(DeadlineKind.rating, now)
         return self._view()
 
     @reply.validator
@@ -579,6 +593,81 @@ class CaseWorkflow:
     @reopen.validator
     def _validate_reopen(self, input: ReopenInput) -> None:
         self._check(Action.reopen)
+
+    # ---- grid events: solved on the spot, or checked on site --------------------------------
+
+    @workflow.update
+    async def resolve_on_site(self, input: ResolveOnSiteInput) -> CaseView:
+        """小事不出网格: the grid worker solves it now, with a photo; the community confirms."""
+        async with self._change(Action.resolve_on_site):
+            now = workflow.now()
+            for kind in (DeadlineKind.accept, DeadlineKind.contact, DeadlineKind.reply):
+                self._meet(kind)
+            self._status = CaseStatus.resolved_on_site
+            self._stamps["replied_at"] = now
+            self._deadlines[DeadlineKind.verify] = self._new_deadline(DeadlineKind.verify, now)
+            self._record(
+                Action.resolve_on_site,
+                input.actor,
+                evidence_url=str(input.evidence_url),
+                note=input.note,
+            )
+            community = self._community_unit()
+            self._notify(community, "confirm", f"网格员就地解决, 请确认: {input.note}")
+        return self._view()
+
+    @resolve_on_site.validator
+    def _validate_resolve_on_site(self, input: ResolveOnSiteInput) -> None:
+        self._check(Action.resolve_on_site)
+
+    @workflow.update
+    async def confirm(self, input: ConfirmInput) -> CaseView:
+        """The community confirms the on-the-spot solution: closed as self-resolved."""
+        async with self._change(Action.confirm):
+            self._meet(DeadlineKind.verify)
+            self._record(Action.confirm, input.actor, note=input.note)
+            self._close(Outcome.self_resolved)
+        return self._view()
+
+    @confirm.validator
+    def _validate_confirm(self, input: ConfirmInput) -> None:
+        self._check(Action.confirm)
+
+    @workflow.update
+    async def verify(self, input: VerifyInput) -> CaseView:
+        """核查: fixed closes the event; not fixed sends it back with a fresh reply deadline."""
+        async with self._change(Action.verify):
+            now = workflow.now()
+            self._meet(DeadlineKind.verify)
+            self._record(
+                Action.verify,
+                input.actor,
+                fixed=input.fixed,
+                note=input.note,
+                evidence_url=str(input.evidence_url) if input.evidence_url else None,
+            )
+            if input.fixed:
+                self._close(Outcome.verified)
+            else:
+                self._status = CaseStatus.in_progress
+                del self._deadlines[DeadlineKind.verify]
+                self._deadlines[DeadlineKind.reply] = self._new_deadline(DeadlineKind.reply, now)
+                self._notify(self._unit, "not_fixed", f"现场核查未整改到位: {input.note or ''}")
+        return self._view()
+
+    @verify.validator
+    def _validate_verify(self, input: VerifyInput) -> None:
+        self._check(Action.verify)
+
+    def _grid_event(self) -> bool:
+        return self._intake.channel is Channel.grid_patrol
+
+    def _grid_team(self) -> str | None:
+        return self._routed.grid_team if self._routed else None
+
+    def _community_unit(self) -> str | None:
+        ladder = self._routed.ladder if self._routed else []
+        return next((s.unit for s in ladder if s.level == 1), None)
 
     # ---- multi-agency linkage (吹哨报到) -------------------------------------------------------
 
@@ -832,6 +921,7 @@ class CaseWorkflow:
             DeadlineKind.contact: self._routed.contact,
             DeadlineKind.reply: self._routed.reply,
             DeadlineKind.rating: self._routed.rating_window,
+            DeadlineKind.verify: self._routed.rating_window,
         }[kind]
         return due_at(start, limit, SUBDISTRICT_TZ)
 
@@ -883,6 +973,7 @@ class CaseWorkflow:
             extension_requested=self._extension is not None,
             in_review=self._review == "pending",
             linkage_open=self._linkage is not None and self._linkage.status is LinkageStatus.open,
+            grid_event=self._grid_event(),
         )
 
     def _check(self, action: Action) -> None:

@@ -46,6 +46,7 @@ from domain.case import (
     CaseIntake,
     CaseStatus,
     CaseView,
+    ConfirmInput,
     ContactInput,
     Deadline,
     EscalateInput,
@@ -57,11 +58,13 @@ from domain.case import (
     RejectInput,
     ReopenInput,
     ReplyInput,
+    ResolveOnSiteInput,
     ResumeInput,
     ReturnInput,
     ReviewCloseInput,
     SuspendInput,
     UrgeInput,
+    VerifyInput,
     allowed_actions,
 )
 from domain.linkage import (
@@ -131,7 +134,7 @@ async def create_case(
                     return _case_out(existing)
                 case_id, number = key.case_id, key.number  # filed, but never started: start now
 
-    intake = CaseIntake(case_id=case_id, number=number, **body.model_dump())
+    intake = CaseIntake(case_id=case_id, number=number, **body.model_dump(mode="json"))
     handle = await temporal.start_workflow(
         CaseWorkflow.run,
         intake,
@@ -470,6 +473,27 @@ async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
     return await act(case_id, CaseWorkflow.reopen, body)
 
 
+# ---- grid events: solved on the spot, or checked on site ----------------------------------------
+
+
+@router.post("/{case_id}/resolve_on_site", response_model=CaseOut, responses=_ERRORS)
+async def resolve_on_site(case_id: CaseId, body: ResolveOnSiteInput, act: Act) -> CaseOut:
+    """小事不出网格: the grid worker solved its own event on the spot (photo as evidence)."""
+    return await act(case_id, CaseWorkflow.resolve_on_site, body)
+
+
+@router.post("/{case_id}/confirm", response_model=CaseOut, responses=_ERRORS)
+async def confirm(case_id: CaseId, body: ConfirmInput, act: Act) -> CaseOut:
+    """The community confirms an on-the-spot solution: closed as self-resolved."""
+    return await act(case_id, CaseWorkflow.confirm, body)
+
+
+@router.post("/{case_id}/verify", response_model=CaseOut, responses=_ERRORS)
+async def verify(case_id: CaseId, body: VerifyInput, act: Act) -> CaseOut:
+    """核查: the grid worker checks the unit's fix on site; not fixed sends it back."""
+    return await act(case_id, CaseWorkflow.verify, body)
+
+
 # ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------
 
 
@@ -529,6 +553,7 @@ def _case_out(case: Case) -> CaseOut:
             case.contacted_at is not None,
             suspended=case.suspended,
             in_review=case.review == "pending",
+            grid_event=case.channel == "grid_patrol",
         ),
         reporter={"name": case.reporter_name, "phone": case.reporter_phone}
         if case.reporter_name and case.reporter_phone
