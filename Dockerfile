@@ -1,7 +1,12 @@
-# gridcase's api and worker image. The servers come from docker-compose, so no embedded extras.
+# gridcase's api and worker image (docker-compose.yml). PostgreSQL and Temporal come from compose,
+# so the package is installed without the `embedded`/`dev` extras.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    GRIDCASE_CONFIG_DIR=/app/config
+
 WORKDIR /app
 
 COPY pyproject.toml README.md alembic.ini ./
@@ -12,10 +17,13 @@ COPY core ./core
 COPY db ./db
 COPY api ./api
 COPY worker ./worker
-COPY config ./config
-RUN pip install . && useradd --system --uid 10001 gridcase
+RUN pip install --no-cache-dir . && rm -rf build *.egg-info
 
+# Reference data read at run time from GRIDCASE_CONFIG_DIR (not part of the installed package).
+COPY config ./config
+
+RUN useradd --system --uid 10001 --no-create-home gridcase
 USER gridcase
-ENV GRIDCASE_CONFIG_DIR=/app/config
+
 EXPOSE 8000
 CMD ["gridcase", "api"]
