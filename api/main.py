@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import cases, health, reference, reviews
+from api.routes import cases, health, open311, reference, reviews
 from core.config import Settings, get_settings
 from core.temporal import build_client
 from db.session import make_engine, make_sessionmaker
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(cases.router)
     app.include_router(reviews.router)
+    app.include_router(open311.router)
     app.include_router(reference.router)
     app.include_router(health.router)
     return app

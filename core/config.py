@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # The notification outbox: where the sender delivers (unset: the worker's log) and how often
     # it looks for unsent rows when idle.
     notify_webhook_url: str | None = None
+    # Keys Open311 clients must send to POST service requests (demo key for `make run`).
+    open311_api_keys: list[str] = ["gridcase-demo-open311"]
     outbox_interval: float = 1.0
 
     @property

@@ -54,6 +54,8 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             "escalation_level",
             "suspended",
             "review",
+            "lat",
+            "lon",
         }
     )
     row["linkage"] = view.linkage.status.value if view.linkage else None

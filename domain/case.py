@@ -358,6 +358,8 @@ class CaseView(BaseModel):
     extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
     linkage: LinkageView | None = None
     review: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 class Routed(BaseModel):

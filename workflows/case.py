@@ -1104,4 +1104,6 @@ class CaseWorkflow:
             extension=self._extension,
             review=self._review,
             linkage=self._linkage,
+            lat=intake.location.lat,
+            lon=intake.location.lon,
         )

@@ -116,7 +116,20 @@ async def create_case(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> CaseOut:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    case, response.status_code = await file_case(
+        request.app.state.sessions, temporal, settings, body
+    )
+    return case
+
+
+async def file_case(
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    settings: Settings,
+    body: CaseCreate,
+) -> tuple[CaseOut, int]:
+    """受理: record the intake key, start the case's workflow, wait briefly for its routing.
+    Returns the case and the HTTP status: 201 new, 200 filed before, 202 still routing."""
     # The intake key commits before the workflow starts, so a retry after any failure below
     # finds the same case id: never a second case, never a lost one.
     async with sessions.begin() as session:
@@ -128,10 +141,9 @@ async def create_case(
                 session, body.channel.value, body.external_ref, case_id, number
             )
             if key.case_id != case_id:
-                response.status_code = status.HTTP_200_OK
                 existing = await cases.get(session, key.case_id)
                 if existing is not None:
-                    return _case_out(existing)
+                    return _case_out(existing), status.HTTP_200_OK
                 case_id, number = key.case_id, key.number  # filed, but never started: start now
 
     intake = CaseIntake(case_id=case_id, number=number, **body.model_dump(mode="json"))
@@ -160,9 +172,8 @@ async def create_case(
         )
     except TimeoutError:
         # No worker picked it up in time: the case exists and will be routed when one does.
-        response.status_code = status.HTTP_202_ACCEPTED
-        return CaseOut(**_received_view(intake).model_dump())
-    return CaseOut(**view.model_dump(), reporter=body.reporter)
+        return CaseOut(**_received_view(intake).model_dump()), status.HTTP_202_ACCEPTED
+    return CaseOut(**view.model_dump(), reporter=body.reporter), status.HTTP_201_CREATED
 
 
 async def _check_references(session: AsyncSession, body: CaseCreate) -> None:
