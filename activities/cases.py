@@ -3,22 +3,39 @@ idempotent, so a retry or a worker crash never duplicates a row."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db import cases, reference
-from db.models import Category, Grid
+from db.models import Category, Community, Grid
 from domain.case import CaseIntake, CaseRecord, Routed, Severity
+from domain.places import GridLocator, community_in_address
 from domain.routing import NoRoutingRule, route
 from domain.sla import select_policy
 
+# The grid polygons are read again after this long, so a re-imported map is picked up.
+LOCATOR_TTL_SECONDS = 60.0
+
 
 class CaseActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], dispatch_centre: str = "SD-CENTER"
+    ) -> None:
         self._sessions = sessions
+        self._dispatch_centre = dispatch_centre  # who places a case found outside every grid
+        self._locator: GridLocator | None = None
+        self._locator_at = 0.0
+
+    async def _grid_at(self, session: AsyncSession, lat: float, lon: float) -> str | None:
+        if self._locator is None or time.monotonic() - self._locator_at > LOCATOR_TTL_SECONDS:
+            self._locator = GridLocator(await reference.grid_boundaries(session))
+            self._locator_at = time.monotonic()
+        return self._locator.locate(lat, lon)
 
     @activity.defn
     async def route_case(self, intake: CaseIntake) -> Routed:
@@ -27,8 +44,18 @@ class CaseActivities:
             category = await session.get(Category, intake.category)
             if category is None:
                 raise ApplicationError(f"unknown category {intake.category}", non_retryable=True)
-            grid_code = intake.location.grid
-            community = intake.location.community
+            location = intake.location
+            grid_code, community, placed = location.grid, location.community, ""
+            if not grid_code and location.lat is not None and location.lon is not None:
+                grid_code = await self._grid_at(session, location.lat, location.lon)
+                placed = f"located in {grid_code}; " if grid_code else ""
+                outside = grid_code is None
+            else:
+                outside = False
+            if not grid_code and not community and not outside:
+                names = await session.execute(select(Community.code, Community.name))
+                community = community_in_address(location.address, names.tuples().all())
+                placed = f"address names {community}; " if community else ""
             if grid_code:
                 grid = await session.get(Grid, grid_code)
                 community = grid.community if grid else community
@@ -41,17 +68,23 @@ class CaseActivities:
             place_units = await reference.place_units(session, grid_code, community)
             community_unit = place_units.get(community or "")
             ladder = await reference.ladder(session, community_unit)
-            try:
-                decision = route(
-                    await reference.rules_for(session, category.code),
-                    category.code,
-                    grid_code,
-                    community,
-                    place_units,
-                )
-                unit, rule, reason = decision.unit, decision.rule, decision.reason
-            except NoRoutingRule as no_rule:
-                unit, rule, reason = None, None, str(no_rule)
+            unit: str | None
+            if outside:
+                # Off the map: the subdistrict's dispatcher places it (reassign) by hand.
+                unit, rule = self._dispatch_centre, None
+                reason = "outside every micro-grid: sent to the subdistrict dispatcher"
+            else:
+                try:
+                    decision = route(
+                        await reference.rules_for(session, category.code),
+                        category.code,
+                        grid_code,
+                        community,
+                        place_units,
+                    )
+                    unit, rule, reason = decision.unit, decision.rule, placed + decision.reason
+                except NoRoutingRule as no_rule:
+                    unit, rule, reason = None, None, placed + str(no_rule)
         return Routed(
             unit=unit,
             rule=rule,

@@ -53,6 +53,7 @@ class Community(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     secretary: Mapped[str | None] = mapped_column(String(100))
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # a GeoJSON Polygon
 
 
 class Grid(Base):
@@ -62,6 +63,7 @@ class Grid(Base):
     name: Mapped[str] = mapped_column(String(100))
     community: Mapped[str] = mapped_column(ForeignKey("communities.code"), index=True)
     forces: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # a GeoJSON Polygon
 
 
 class GridWorker(Base):
@@ -179,6 +181,10 @@ class Case(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     reporter_name: Mapped[str | None] = mapped_column(String(200))
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    photo_url: Mapped[str | None] = mapped_column(String(500))
+    # Intake found an open case of the same category nearby; the dispatcher may merge.
+    possible_duplicate_of: Mapped[str | None] = mapped_column(String(32))
+    merged_into: Mapped[str | None] = mapped_column(String(32))
     unit: Mapped[str | None] = mapped_column(String(32))
     rule: Mapped[str | None] = mapped_column(String(32))
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -75,7 +76,71 @@ async def seed(session: AsyncSession, config_dir: Path) -> dict[str, int]:
             )
         counts[table.name] = len(rows)
     await session.flush()
+    if (config_dir / BOUNDARIES).exists():
+        await import_boundaries(session, read_geojson(config_dir / BOUNDARIES))
     return counts
+
+
+BOUNDARIES = "boundaries.geojson"
+
+
+def read_geojson(path: Path) -> list[dict[str, Any]]:
+    """The features of a GeoJSON FeatureCollection, each with a `code` (and for a micro-grid a
+    `community`) in its properties."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    features: list[dict[str, Any]] = data.get("features", [])
+    for feature in features:
+        if not feature.get("properties", {}).get("code"):
+            raise ValueError(f"{path}: every feature needs properties.code")
+        if feature.get("geometry", {}).get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError(f"{path}: {feature['properties']['code']} is not a polygon")
+    return features
+
+
+async def import_boundaries(
+    session: AsyncSession,
+    features: Sequence[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Upsert micro-grids (kind grid, the default) and communities (kind community) with their
+    polygons; a grid new to us needs `name` and `community`. Returns rows per kind."""
+    counts = {"grids": 0, "communities": 0}
+    for feature in features:
+        props, geometry = feature["properties"], feature["geometry"]
+        if props.get("kind", "grid") == "community":
+            stmt = insert(Community).values(
+                code=props["code"], name=props.get("name", props["code"]), boundary=geometry
+            )
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[Community.code], set_={"boundary": geometry}
+                )
+            )
+            counts["communities"] += 1
+        else:
+            stmt = insert(Grid).values(
+                code=props["code"],
+                name=props.get("name", props["code"]),
+                community=props["community"],
+                forces=[],
+                boundary=geometry,
+            )
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[Grid.code],
+                    set_={"boundary": geometry, "community": props["community"]},
+                )
+            )
+            counts["grids"] += 1
+        if progress:
+            progress(1)
+    await session.flush()
+    return counts
+
+
+async def grid_boundaries(session: AsyncSession) -> dict[str, dict[str, Any]]:
+    rows = await session.execute(select(Grid.code, Grid.boundary).where(Grid.boundary.is_not(None)))
+    return {code: boundary for code, boundary in rows if boundary}
 
 
 def _default(table: Table, column: str) -> Any:

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 import uvicorn
+from rich.progress import Progress
 
 from api.main import create_app
 from core.config import Settings, get_settings
@@ -109,6 +111,21 @@ async def up(settings: Settings) -> None:
             await env.shutdown()
 
 
+async def import_grids(settings: Settings, path: Path) -> dict[str, int]:
+    """One transaction: a bad feature half-way imports nothing."""
+    features = reference.read_geojson(path)
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with Progress() as progress:
+            task = progress.add_task(f"importing {path.name}", total=len(features))
+            async with make_sessionmaker(engine).begin() as session:
+                return await reference.import_boundaries(
+                    session, features, lambda n: progress.advance(task, n)
+                )
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gridcase", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +136,15 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("api", help="run the HTTP API")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("seed", help="migrate, then load the reference data from config/")
+    grids = commands.add_parser(
+        "import-grids", help="import micro-grid (and community) polygons from a GeoJSON file"
+    )
+    grids.add_argument(
+        "file",
+        type=Path,
+        help="a FeatureCollection; properties: code, name, "
+        "community (kind: community for a community's polygon)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -136,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_serve(_with_database(settings), worker=False, api=True))
         elif args.command == "migrate":
             upgrade(_with_database(settings).sqlalchemy_url)
+        elif args.command == "import-grids":
+            counts = asyncio.run(import_grids(_with_database(settings), args.file))
+            print("imported: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         elif args.command == "seed":
             counts = asyncio.run(_migrate_and_seed(_with_database(settings)))
             print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
