@@ -80,6 +80,8 @@ class CaseSummary(BaseModel):
     unit: str | None
     overdue: bool
     escalation_level: int
+    possible_duplicate_of: str | None
+    merged_into: str | None
     linkage: str | None
     review: str | None
     due_at: datetime | None

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # The notification outbox: where the sender delivers (unset: the worker's log) and how often
     # it looks for unsent rows when idle.
     notify_webhook_url: str | None = None
+    # A new case this close to an open one of the same category, received this recently, is
+    # flagged as a possible duplicate (FixMyStreet suggests 250 m).
+    duplicate_radius_m: float = 250.0
+    duplicate_window_days: float = 30.0
     # Keys Open311 clients must send to POST service requests (demo key for `make run`).
     open311_api_keys: list[str] = ["gridcase-demo-open311"]
     outbox_interval: float = 1.0

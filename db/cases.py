@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow, CaseIntakeKey, Notification, case_number_seq
 from domain.case import CaseRecord
+from domain.places import distance_m
 
 
 async def record(session: AsyncSession, rec: CaseRecord) -> None:
@@ -56,6 +58,9 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             "review",
             "lat",
             "lon",
+            "photo_url",
+            "possible_duplicate_of",
+            "merged_into",
         }
     )
     row["linkage"] = view.linkage.status.value if view.linkage else None
@@ -100,6 +105,39 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             .on_conflict_do_nothing(index_elements=[Notification.id])
         )
     await session.flush()
+
+
+async def nearby_open(
+    session: AsyncSession,
+    *,
+    category: str,
+    lat: float,
+    lon: float,
+    since: datetime,
+    radius_m: float,
+) -> str | None:
+    """The closest open case of `category` received since `since` within `radius_m` metres
+    (FixMyStreet's duplicate suggestion): a box in SQL, the exact distance here."""
+    dlat = radius_m / 111_320
+    dlon = dlat / max(0.01, math.cos(math.radians(lat)))
+    rows = await session.execute(
+        select(Case.id, Case.lat, Case.lon)
+        .where(
+            Case.category == category,
+            Case.status != "closed",
+            Case.received_at >= since,
+            Case.lat.between(lat - dlat, lat + dlat),
+            Case.lon.between(lon - dlon, lon + dlon),
+        )
+        .limit(200)
+    )
+    near = [
+        (distance_m(lat, lon, r_lat, r_lon), case_id)
+        for case_id, r_lat, r_lon in rows
+        if r_lat is not None and r_lon is not None
+    ]
+    near = [n for n in near if n[0] <= radius_m]
+    return min(near)[1] if near else None
 
 
 async def count_unrated(session: AsyncSession, unit: str, since: datetime) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from domain.common import ActionInput, Code, Notice, Phone, ShortText, Text
 from domain.escalation import LadderStep
@@ -71,6 +71,8 @@ class Action(StrEnum):
     resolve_on_site = "resolve_on_site"
     confirm = "confirm"
     verify = "verify"
+    # The dispatcher folds a duplicate into its master case.
+    merge = "merge"
 
 
 class Grade(StrEnum):
@@ -85,6 +87,7 @@ class Outcome(StrEnum):
     rejected = "rejected"  # 不予受理: not a government matter, still a closed, counted case
     self_resolved = "self_resolved"  # a grid event solved on the spot, confirmed by the community
     verified = "verified"  # a grid event whose fix the grid worker saw on site
+    duplicate = "duplicate"  # merged into a master case, whose reply its reporter gets
 
 
 class EventType(StrEnum):
@@ -99,6 +102,7 @@ class EventType(StrEnum):
     auto_resumed = "auto_resumed"  # suspended for longer than the policy allows
     rehandling = "rehandling"  # 重办 after an unsatisfied rating
     review_opened = "review_opened"  # unsatisfied again: a supervisor decides
+    merged_in = "merged_in"  # a duplicate was merged into this case
     closed = "closed"
 
 
@@ -115,8 +119,9 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.escalate,
         Action.open_linkage,
         Action.resolve_on_site,
+        Action.merge,
     ),
-    CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate),
+    CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate, Action.merge),
     CaseStatus.in_progress: (
         Action.contact,
         Action.progress,
@@ -129,6 +134,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.suspend,
         Action.open_linkage,
         Action.resolve_on_site,
+        Action.merge,
     ),
     CaseStatus.replied: (Action.rate,),
     CaseStatus.verifying: (Action.verify,),
@@ -201,6 +207,7 @@ class CaseIntake(BaseModel):
     location: Location
     reporter: Reporter
     photo_url: str | None = None  # a grid worker's photo of what was found
+    possible_duplicate_of: str | None = None  # an open case of the same kind nearby
     # The case's state when its workflow continued as new (None on the first run), and the
     # history length that triggers it (None: the workflow's default; tests lower it).
     carried: CaseCarry | None = None
@@ -283,6 +290,19 @@ class VerifyInput(ActionInput):
     evidence_url: HttpUrl | None = None
 
 
+class MergeInput(ActionInput):
+    into: Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,8}-\d{4}-\d{6,}$")]
+    reason: Text | None = None
+
+
+class MergedCase(BaseModel):
+    """What a duplicate tells its master when it is merged in."""
+
+    case_id: str
+    title: str
+    actor: str
+
+
 class ReviewCloseInput(ActionInput):
     verdict: Text
 
@@ -360,6 +380,10 @@ class CaseView(BaseModel):
     review: str | None = None
     lat: float | None = None
     lon: float | None = None
+    photo_url: str | None = None
+    possible_duplicate_of: str | None = None
+    merged_into: str | None = None
+    merged: list[str] = []  # duplicates merged into this case
 
 
 class Routed(BaseModel):
@@ -422,6 +446,8 @@ class CaseCarry(BaseModel):
     review: str | None
     linkage: LinkageView | None
     linkages: int
+    result: str | None = None
+    merged: list[str] = []
 
 
 class CaseRecord(BaseModel):

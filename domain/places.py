@@ -3,6 +3,7 @@ or the community named in an address."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,17 @@ class GridLocator:
     def locate(self, lat: float, lon: float) -> str | None:
         hits = self._tree.query(Point(lon, lat), predicate="covered_by")  # GeoJSON is lon, lat
         return min((self._codes[i] for i in hits), default=None)
+
+
+EARTH_RADIUS_M = 6_371_000.0
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine) in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 def community_in_address(address: str, communities: Iterable[tuple[str, str]]) -> str | None:

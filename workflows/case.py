@@ -40,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
         ExtensionRequest,
         ExtensionRequestInput,
         Grade,
+        MergedCase,
+        MergeInput,
         Outcome,
         ProgressInput,
         RateInput,
@@ -135,6 +137,9 @@ class CaseWorkflow:
         self._linkage: LinkageView | None = None
         self._linkage_handle: workflow.ChildWorkflowHandle[Any, Any] | None = None
         self._linkages = 0
+        self._result: str | None = None  # the unit's latest reply, sent to every reporter at close
+        self._merged: list[str] = []  # duplicates merged into this case
+        self._merged_into: str | None = None
         # Bumped by every change, so the deadline watcher re-plans after any action.
         self._version = 0
         # One change at a time: actions and deadline expiries are applied and persisted in order.
@@ -241,6 +246,8 @@ class CaseWorkflow:
             review=self._review,
             linkage=self._linkage,
             linkages=self._linkages,
+            result=self._result,
+            merged=list(self._merged),
         )
 
     def _restore(self, carry: CaseCarry) -> None:
@@ -258,6 +265,7 @@ class CaseWorkflow:
         self._extension, self._extensions = carry.extension, carry.extensions
         self._suspended_at, self._suspensions = carry.suspended_at, carry.suspensions
         self._review, self._linkage, self._linkages = carry.review, carry.linkage, carry.linkages
+        self._result, self._merged = carry.result, list(carry.merged)
         self._intake = self._intake.model_copy(update={"carried": None})
 
     def _dispatch(
@@ -375,6 +383,7 @@ class CaseWorkflow:
             now = workflow.now()
             self._meet(DeadlineKind.reply)
             self._stamps["replied_at"] = now
+            self._result = input.result
             self._record(Action.reply, input.actor, unit=self._unit, result=input.result)
             if self._grid_event() and workflow.patched(PATROL_PATCH):
                 # 核查: the grid worker who reported it checks the fix on site.
@@ -593,6 +602,42 @@ class CaseWorkflow:
     @reopen.validator
     def _validate_reopen(self, input: ReopenInput) -> None:
         self._check(Action.reopen)
+
+    # ---- duplicates: one master case answers every reporter ---------------------------------
+
+    @workflow.update
+    async def merge(self, input: MergeInput) -> CaseView:
+        """The dispatcher folds this case into its master: closed as a duplicate (its own
+        description and reporter stay on its record); its reporter gets the master's reply."""
+        async with self._change(Action.merge):
+            self._merged_into = input.into
+            self._record(Action.merge, input.actor, into=input.into, reason=input.reason)
+            self._notify(self._reporter(), "merged", f"已并入 {input.into} 一并办理")
+            self._close(Outcome.duplicate)
+        await workflow.get_external_workflow_handle(input.into).signal(
+            "merged_case",
+            MergedCase(case_id=self._intake.case_id, title=self._intake.title, actor=input.actor),
+        )
+        return self._view()
+
+    @merge.validator
+    def _validate_merge(self, input: MergeInput) -> None:
+        self._check(Action.merge)
+        if input.into == self._intake.case_id:
+            self._refuse(Action.merge, "a case cannot be merged into itself")
+
+    @workflow.signal
+    async def merged_case(self, merged: MergedCase) -> None:
+        async with self._lock:
+            if self._status is CaseStatus.closed:
+                return  # closed meanwhile: the dispatcher sees the merged case's own record
+            self._merged.append(merged.case_id)
+            self._record(EventType.merged_in, merged.actor, case=merged.case_id, title=merged.title)
+            await self._commit()
+
+    def _reporter(self, case_id: str | None = None) -> str:
+        """The outbox recipient for a case's reporter; the sender resolves the contact."""
+        return f"reporter:{case_id or self._intake.case_id}"
 
     # ---- grid events: solved on the spot, or checked on site --------------------------------
 
@@ -942,7 +987,8 @@ class CaseWorkflow:
     # ---- closure -------------------------------------------------------------------------------
 
     def _close(self, outcome: Outcome) -> None:
-        """办结: the record keeps the outcome, every timestamp and whether each deadline was met."""
+        """办结: the record keeps the outcome, every timestamp and whether each deadline was met;
+        every reporter (this case's and its merged duplicates') is told the result."""
         self._end_linkage()
         self._status = CaseStatus.closed
         self._outcome = outcome
@@ -962,6 +1008,10 @@ class CaseWorkflow:
                 for d in self._deadlines.values()
             },
         )
+        if outcome is not Outcome.duplicate:
+            answer = self._result or outcome.value
+            for case_id in [self._intake.case_id, *self._merged]:
+                self._notify(self._reporter(case_id), "reply", f"办结: {answer}")
 
     # ---- applying and persisting changes -------------------------------------------------------
 
@@ -1106,4 +1156,8 @@ class CaseWorkflow:
             linkage=self._linkage,
             lat=intake.location.lat,
             lon=intake.location.lon,
+            photo_url=intake.photo_url,
+            possible_duplicate_of=intake.possible_duplicate_of,
+            merged_into=self._merged_into,
+            merged=list(self._merged),
         )

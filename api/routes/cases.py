@@ -6,7 +6,7 @@ and reads come from the PostgreSQL record (plus a live query for timers)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
@@ -52,6 +52,7 @@ from domain.case import (
     EscalateInput,
     ExtensionDecisionInput,
     ExtensionRequestInput,
+    MergeInput,
     ProgressInput,
     RateInput,
     ReassignInput,
@@ -146,7 +147,14 @@ async def file_case(
                     return _case_out(existing), status.HTTP_200_OK
                 case_id, number = key.case_id, key.number  # filed, but never started: start now
 
-    intake = CaseIntake(case_id=case_id, number=number, **body.model_dump(mode="json"))
+        duplicate = await _possible_duplicate(session, settings, body)
+
+    intake = CaseIntake(
+        case_id=case_id,
+        number=number,
+        possible_duplicate_of=duplicate,
+        **body.model_dump(mode="json"),
+    )
     handle = await temporal.start_workflow(
         CaseWorkflow.run,
         intake,
@@ -174,6 +182,22 @@ async def file_case(
         # No worker picked it up in time: the case exists and will be routed when one does.
         return CaseOut(**_received_view(intake).model_dump()), status.HTTP_202_ACCEPTED
     return CaseOut(**view.model_dump(), reporter=body.reporter), status.HTTP_201_CREATED
+
+
+async def _possible_duplicate(
+    session: AsyncSession, settings: Settings, body: CaseCreate
+) -> str | None:
+    location = body.location
+    if location.lat is None or location.lon is None:
+        return None
+    return await cases.nearby_open(
+        session,
+        category=body.category,
+        lat=location.lat,
+        lon=location.lon,
+        since=datetime.now(UTC) - timedelta(days=settings.duplicate_window_days),
+        radius_m=settings.duplicate_radius_m,
+    )
 
 
 async def _check_references(session: AsyncSession, body: CaseCreate) -> None:
@@ -482,6 +506,19 @@ async def review_close(case_id: CaseId, body: ReviewCloseInput, act: Act) -> Cas
 async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
     """A supervisor sends a twice-unsatisfied case back to the unit (fresh reply deadline)."""
     return await act(case_id, CaseWorkflow.reopen, body)
+
+
+@router.post("/{case_id}/merge", response_model=CaseOut, responses=_ERRORS)
+async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
+    """The dispatcher folds a duplicate into its master case (`into`), which must be open."""
+    master = await act.session.get(Case, body.into)
+    if master is None:
+        raise InvalidReference("unknown master case", {"field": "into", "value": body.into})
+    if master.status == CaseStatus.closed:
+        raise NotAllowedNow(
+            "the master case is closed", {"into": body.into, "status": master.status}
+        )
+    return await act(case_id, CaseWorkflow.merge, body)
 
 
 # ---- grid events: solved on the spot, or checked on site ----------------------------------------

@@ -90,6 +90,7 @@ async def test_a_case_driven_over_http_closes_with_its_row_events_and_search_att
         "urge",
         "escalate",
         "open_linkage",
+        "merge",
     ]
     assert len(live["pending_deadlines"]) == 3
 
@@ -185,6 +186,7 @@ async def test_an_action_not_allowed_now_is_a_409_that_says_what_is(api: httpx.A
             "urge",
             "escalate",
             "open_linkage",
+            "merge",
         ],
     }
 

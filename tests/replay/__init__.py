@@ -8,5 +8,5 @@ from pathlib import Path
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # Bump when recording histories of a new workflow version, so older recordings stay:
 # v1 = walking skeleton, v2 = reminders, ladder, extensions, suspension, review queue,
-# v3 = multi-agency linkage.
-VERSION = "v3"
+# v3 = multi-agency linkage, v4 = grid events (resolve on site, verify), duplicates.
+VERSION = "v4"
