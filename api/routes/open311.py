@@ -302,7 +302,7 @@ async def _request_out(session: AsyncSession, case: Case) -> dict[str, Any]:
         "zipcode": None,
         "lat": case.lat,
         "long": case.lon,
-        "media_url": None,
+        "media_url": case.photo_url,
     }
 
 

@@ -119,6 +119,7 @@ async def test_a_request_posted_form_encoded_is_a_case_the_client_can_follow(
     assert one["agency_responsible"] and one["expected_datetime"].endswith("Z")
     assert (one["lat"], one["long"]) == (36.18, 120.41)
     assert "households: 48" in one["description"]
+    assert one["media_url"] == "https://photos.example/water.jpg"
     listed = await client_call(
         client.get_service_requests, service_code="utilities.water_outage", status="open"
     )
