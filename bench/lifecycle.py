@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 from api.main import create_app
 from bench.bare import STEPS, BareCaseWorkflow, bare_step
 from core.config import Settings
+from core.temporal import data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
@@ -131,7 +132,7 @@ async def main(count: int, concurrency: int) -> None:
     database_url = create_database(admin, f"gridcase_bench_{os.getpid()}")
     env = None
     if not os.environ.get("TEMPORAL_ADDRESS"):
-        env = await start_temporal()
+        env = await start_temporal(data_converter=data_converter(Settings()))
     settings = Settings(
         database_url=database_url,
         temporal_address=env.client.service_client.config.target_host if env else None,

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     # flagged as a possible duplicate (FixMyStreet suggests 250 m).
     duplicate_radius_m: float = 250.0
     duplicate_window_days: float = 30.0
+    # Payload encryption: key id -> base64 AES-256 key, and the id new payloads use (default:
+    # the last id in sorted order). Unset: keys kept in data_dir/codec-keys.json.
+    codec_keys: dict[str, str] = {}
+    codec_key_id: str | None = None
+    # When set, the codec server (/codec/*) wants `Authorization: Bearer <this>`.
+    codec_token: str | None = None
+    # The Temporal UI's origin, allowed to call the codec server from the browser.
+    ui_origin: str = "http://localhost:8233"
     # Keys Open311 clients must send to POST service requests (demo key for `make run`).
     open311_api_keys: list[str] = ["gridcase-demo-open311"]
     outbox_interval: float = 1.0

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
+from core.codec import EncryptionCodec, local_keys, parse_keys
 from core.config import Settings
+
+
+def codec(settings: Settings) -> EncryptionCodec:
+    encoded = settings.codec_keys or local_keys(settings.data_dir / "codec-keys.json")
+    current = settings.codec_key_id or sorted(encoded)[-1]
+    return EncryptionCodec(parse_keys(encoded), current)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as JSON, then encrypted: the one converter of api, worker and tests."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec(settings))
 
 
 async def build_client(settings: Settings) -> Client:
@@ -15,4 +30,4 @@ async def build_client(settings: Settings) -> Client:
     connect = ClientConfig.load_client_connect_config()
     connect["target_host"] = settings.temporal_target
     connect["namespace"] = settings.temporal_namespace
-    return await Client.connect(**connect, data_converter=pydantic_data_converter)
+    return await Client.connect(**connect, data_converter=data_converter(settings))

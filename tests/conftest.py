@@ -14,15 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.temporal import data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from worker.stack import create_database, start_postgres, start_temporal, temporal_test_server
 from workflows import search_attributes as sa
+
+# One payload key for the whole suite, servers and subprocess workers alike.
+os.environ.setdefault(
+    "GRIDCASE_CODEC_KEYS", '{"test-1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}'
+)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +65,7 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
     )
     await register_search_attributes(env.client)
     yield env
@@ -71,12 +76,12 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     if os.environ.get("TEMPORAL_ADDRESS"):
         client = await Client.connect(
-            os.environ["TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
+            os.environ["TEMPORAL_ADDRESS"], data_converter=data_converter(Settings())
         )
         env = WorkflowEnvironment.from_client(client)
         await register_search_attributes(client)
     else:
-        env = await start_temporal()
+        env = await start_temporal(data_converter=data_converter(Settings()))
     yield env
     await env.shutdown()
 

@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from api.main import create_app
 from core.config import Settings, get_settings
-from core.temporal import build_client
+from core.temporal import build_client, data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
@@ -84,6 +84,8 @@ async def up(settings: Settings) -> None:
             port=settings.temporal_port,
             ui_port=settings.temporal_ui_port,
             database_file=settings.data_dir / "temporal.db",
+            data_converter=data_converter(settings),
+            ui_codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
         )
     ui = (
         f"http://{settings.temporal_host}:{settings.temporal_ui_port}"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from workflows import search_attributes as sa
@@ -87,8 +88,11 @@ async def start_temporal(
     port: int | None = None,
     ui_port: int | None = None,
     database_file: Path | None = None,
+    data_converter: DataConverter = pydantic_data_converter,
+    ui_codec_endpoint: str | None = None,
 ) -> WorkflowEnvironment:
-    """The Temporal dev server with our search attributes registered; UI on when `ui_port`."""
+    """The Temporal dev server with our search attributes registered; UI on when `ui_port`,
+    decoding payloads through our codec server when `ui_codec_endpoint`."""
     return await WorkflowEnvironment.start_local(
         ip=ip,
         port=port,
@@ -97,5 +101,8 @@ async def start_temporal(
         dev_server_existing_path=temporal_cli(),
         dev_server_database_filename=str(database_file) if database_file else None,
         search_attributes=sa.ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
+        dev_server_extra_args=["--ui-codec-endpoint", ui_codec_endpoint]
+        if ui_codec_endpoint
+        else [],
     )

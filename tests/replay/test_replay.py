@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from core.config import Settings
+from core.temporal import data_converter
 from tests.replay import HISTORIES
 from worker.main import WORKFLOWS
 
@@ -23,6 +24,7 @@ def test_there_are_recorded_histories_of_every_workflow_type() -> None:
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays_against_current_code(path) -> None:  # type: ignore[no-untyped-def]
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    # Recorded before encryption (plaintext) or with the suite's key: the codec reads both.
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(Settings()))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -1,0 +1,66 @@
+"""No resident's name or phone in Temporal's history: the raw history, read without the key,
+shows ciphertext only; the codec server shows an authorised operator the plaintext."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from core.config import Settings
+from tests.integration.conftest import app_settings, new_case
+
+
+async def test_the_raw_history_holds_no_phone_number_and_the_codec_server_decodes_it(
+    api: httpx.AsyncClient, dev_server: WorkflowEnvironment
+) -> None:
+    case = (await api.post("/v1/cases", json=new_case())).json()
+    await api.post(f"/v1/cases/{case['id']}/accept", json={})
+    # Read as anyone with access to the server would: no codec.
+    keyless = await Client.connect(dev_server.client.service_client.config.target_host)
+    history = await keyless.get_workflow_handle(case["id"]).fetch_history()
+    raw = history.to_json()
+    assert "13900000002" not in raw and "李先生" not in raw
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.input.payloads[0].metadata["encoding"] == b"binary/encrypted"
+
+    body = json_format.MessageToJson(started.input)
+    decoded = await api.post("/codec/decode", content=body)
+    assert decoded.status_code == 200, decoded.text
+    payloads = json_format.Parse(decoded.text, Payloads()).payloads
+    assert b"13900000002" in payloads[0].data
+    garbage = await api.post("/codec/decode", content=b"{not json")
+    assert garbage.status_code == 422 and garbage.json()["error"]["code"] == "invalid_payloads"
+
+
+async def test_the_codec_server_wants_its_token_and_lets_the_ui_origin_in(
+    settings: Settings, dev_server: WorkflowEnvironment, sessions: Any
+) -> None:
+    guarded = app_settings(settings, dev_server, "unused").model_copy(
+        update={"codec_token": "s3cret"}
+    )
+    app = create_app(guarded)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        empty = '{"payloads": []}'
+        assert (await client.post("/codec/decode", content=empty)).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert (await client.post("/codec/decode", content=empty, headers=wrong)).status_code == 401
+        right = {"Authorization": "Bearer s3cret"}
+        assert (await client.post("/codec/decode", content=empty, headers=right)).status_code == 200
+        preflight = await client.options(
+            "/codec/decode",
+            headers={
+                "Origin": guarded.ui_origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == guarded.ui_origin
