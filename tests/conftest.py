@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,8 +19,13 @@ from core.temporal import data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
-from worker.stack import create_database, start_postgres, start_temporal, temporal_test_server
-from workflows import search_attributes as sa
+from worker.stack import (
+    create_database,
+    register_search_attributes,
+    start_postgres,
+    start_temporal,
+    temporal_test_server,
+)
 
 # One payload key for the whole suite, servers and subprocess workers alike.
 os.environ.setdefault(
@@ -84,25 +87,6 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         env = await start_temporal(data_converter=data_converter(Settings()))
     yield env
     await env.shutdown()
-
-
-async def register_search_attributes(client: Client) -> None:
-    """The time-skipping server (and a bare cluster) fail every upsert of an unknown key."""
-    types = {
-        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-        "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    }
-    request = AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={key.name: types[key.indexed_value_type.name] for key in sa.ALL},
-    )
-    try:
-        await client.operator_service.add_search_attributes(request)
-    except Exception as error:  # already registered
-        if "already" not in str(error).lower():
-            raise
 
 
 def unique_queue() -> str:

@@ -8,8 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from workflows import search_attributes as sa
@@ -93,7 +100,8 @@ async def start_temporal(
 ) -> WorkflowEnvironment:
     """The Temporal dev server with our search attributes registered; UI on when `ui_port`,
     decoding payloads through our codec server when `ui_codec_endpoint`."""
-    return await WorkflowEnvironment.start_local(
+    codec_args = ["--ui-codec-endpoint", ui_codec_endpoint] if ui_codec_endpoint else []
+    env = await WorkflowEnvironment.start_local(
         ip=ip,
         port=port,
         ui=ui_port is not None,
@@ -102,7 +110,39 @@ async def start_temporal(
         dev_server_database_filename=str(database_file) if database_file else None,
         search_attributes=sa.ALL,
         data_converter=data_converter,
-        dev_server_extra_args=["--ui-codec-endpoint", ui_codec_endpoint]
-        if ui_codec_endpoint
-        else [],
+        dev_server_extra_args=codec_args,
     )
+    # The dev server registers --search-attribute only when it creates its database: a key
+    # added since (a data folder from an older gridcase) must be added here.
+    await register_search_attributes(env.client)
+    return env
+
+
+_TYPES = {
+    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Add whichever of our search attributes the namespace lacks (every upsert of an unknown
+    key fails the workflow task)."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        known = set(listed.custom_attributes)
+    except RPCError:  # the time-skipping server cannot list: add all, tolerate "already"
+        known = set()
+    missing = {k.name: _TYPES[k.indexed_value_type.name] for k in sa.ALL if k.name not in known}
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    except RPCError as error:
+        if "already" not in str(error).lower():
+            raise

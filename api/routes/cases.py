@@ -178,7 +178,7 @@ async def file_case(
             handle.execute_update(CaseWorkflow.routed, rpc_timeout=_rpc_timeout(settings)),
             timeout=ROUTING_WAIT_SECONDS,
         )
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         # No worker picked it up in time: the case exists and will be routed when one does.
         return CaseOut(**_received_view(intake).model_dump()), status.HTTP_202_ACCEPTED
     return CaseOut(**view.model_dump(), reporter=body.reporter), status.HTTP_201_CREATED
