@@ -44,6 +44,14 @@ class InvalidReference(GridcaseError):
     code = "invalid_reference"
 
 
+class InvalidQuery(GridcaseError):
+    """Well-formed query parameters that ask for something that cannot be answered (statistics
+    grouped by an unknown key, a period that ends before it starts or is too long)."""
+
+    status_code = 422
+    code = "invalid_query"
+
+
 class Unavailable(GridcaseError):
     """Temporal or PostgreSQL is down or overloaded: retry later (intake is idempotent)."""
 

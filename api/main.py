@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
-from api.routes import cases, health, open311, reference, reviews
+from api.routes import cases, health, open311, reference, reviews, stats
 from api.routes import codec as codec_routes
 from core.config import Settings, get_settings
 from core.temporal import build_client, codec
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(cases.router)
     app.include_router(reviews.router)
+    app.include_router(stats.router)
     app.include_router(open311.router)
     app.include_router(reference.router)
     app.include_router(health.router)

@@ -18,6 +18,7 @@ from domain.case import (
     Severity,
 )
 from domain.common import Code, ShortText, Text
+from domain.kpi import StatsRow
 from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
 
@@ -150,3 +151,15 @@ class CategoryOut(BaseModel):
     unit_kind: str
     government_matter: bool
     linkage: bool
+
+
+class StatsOut(BaseModel):
+    """KPIs of the cases received in [from, to] (local dates, `to` included), per group."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    group_by: list[str]
+    rows: list[StatsRow]
+    total: StatsRow

@@ -219,6 +219,7 @@ class Case(Base):
         Index("ix_cases_unit_number", "unit", "number"),
         Index("ix_cases_category_number", "category", "number"),
         Index("ix_cases_grid_number", "grid", "number"),
+        Index("ix_cases_received_at", "received_at"),  # statistics: cases received in a period
     )
 
 

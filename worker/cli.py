@@ -1,4 +1,5 @@
-"""The `gridcase` command: up (the whole embedded stack), worker, api, migrate, seed."""
+"""The `gridcase` command: up (the whole embedded stack), worker, api, migrate, seed, and the demo
+history and KPI commands (generate, stats)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,23 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import uvicorn
+from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
 from api.main import create_app
 from core.config import Settings, get_settings
 from core.temporal import build_client, data_converter
-from db import reference
+from db import generate as history
+from db import reference, stats
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
+from domain.calendar import SUBDISTRICT_TZ
+from domain.kpi import RATE_KEYS, InvalidStatsQuery, check_group_by, local_range, parse_bound, total
 from worker.main import build_worker
 from worker.outbox import LogSender, WebhookSender, run_outbox
 from worker.stack import start_postgres, start_temporal
@@ -128,6 +135,51 @@ async def import_grids(settings: Settings, path: Path) -> dict[str, int]:
         await engine.dispose()
 
 
+async def generate_history(settings: Settings, cases: int, months: int, seed: int) -> None:
+    """One transaction: an interrupted run leaves nothing behind."""
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with Progress() as progress:
+            task = progress.add_task(f"generating {cases:,} historical cases", total=cases)
+            async with make_sessionmaker(engine).begin() as session:
+                made = await history.generate(
+                    session,
+                    cases=cases,
+                    months=months,
+                    seed=seed,
+                    progress=lambda n: progress.advance(task, n),
+                )
+        print(f"generated {made.cases:,} cases received {made.start} .. {made.end} (exclusive)")
+    finally:
+        await engine.dispose()
+
+
+async def print_stats(settings: Settings, first: str, last: str, group_by: list[str]) -> None:
+    keys = check_group_by(group_by)
+    start, end = local_range(parse_bound(first, "from"), parse_bound(last, "to"))
+    engine = make_engine(settings, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await stats.case_stats(session, start=start, end=end, group_by=keys)
+    finally:
+        await engine.dispose()
+    table = Table(title=f"cases received {first} .. {last}")
+    for column in [*keys, "received", "closed", "open", "overdue", "unsatisfied", *RATE_KEYS]:
+        table.add_column(column, justify="left" if column in keys else "right")
+    for row in [*rows, total(rows)]:
+        group = [row.group.get(k) or ("total" if not row.group else "-") for k in keys]
+        counts = row.counts
+        rates = [
+            "-"
+            if (r := row.rates[key]).value is None
+            else f"{r.value:.1%} ({r.numerator}/{r.denominator})"
+            for key in RATE_KEYS
+        ]
+        numbers = [counts.received, counts.closed, counts.open, counts.overdue, counts.unsatisfied]
+        table.add_row(*group, *(str(n) for n in numbers), *rates)
+    Console().print(table)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gridcase", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +198,25 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="a FeatureCollection; properties: code, name, "
         "community (kind: community for a community's polygon)",
+    )
+    demo = (
+        "write DEMO HISTORY for KPIs and benchmarks straight into the case tables: "
+        "past cases (GEN-YYYY-NNNNNN), closed and open, with their event logs; "
+        "no workflows run, so they cannot be acted on"
+    )
+    generate = commands.add_parser("generate", help=demo, description=demo)
+    generate.add_argument("--cases", type=int, required=True, help="how many cases")
+    generate.add_argument("--months", type=int, default=12, help="whole months before this one")
+    generate.add_argument("--seed", type=int, default=42, help="same seed, same history")
+    today = datetime.now(SUBDISTRICT_TZ).date()
+    show = commands.add_parser("stats", help="print the KPIs per group as a table")
+    show.add_argument("--from", dest="first", default=today.replace(day=1).isoformat())
+    show.add_argument("--to", dest="last", default=today.isoformat(), help="included")
+    show.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        help="community, grid, unit, category, channel, day, week or month (repeatable, or a,b)",
     )
     args = parser.parse_args(argv)
 
@@ -170,6 +241,15 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "seed":
             counts = asyncio.run(_migrate_and_seed(_with_database(settings)))
             print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        elif args.command == "generate":
+            asyncio.run(
+                generate_history(_with_database(settings), args.cases, args.months, args.seed)
+            )
+        elif args.command == "stats":
+            keys = [k for value in args.group_by for k in value.split(",") if k]
+            asyncio.run(print_stats(_with_database(settings), args.first, args.last, keys))
+    except InvalidStatsQuery as invalid:
+        parser.error(str(invalid))
     except KeyboardInterrupt:
         print("\ngridcase stopped", file=sys.stderr)
 

@@ -1,0 +1,143 @@
+"""KPIs over the case record: one grouped aggregate in PostgreSQL (case_stats), and the same
+counts recomputed from the event log (case_stats_from_events) to check the record against.
+Read-only; never commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Case, CaseEventRow
+from domain.kpi import (
+    GRADES,
+    Counts,
+    StatsRow,
+    check_group_by,
+    facts_from_events,
+    group_of,
+)
+
+TZ = "Asia/Shanghai"  # domain.calendar.SUBDISTRICT_TZ, spelled for PostgreSQL
+
+
+def _met_on_time(kind: str) -> ColumnElement[bool]:
+    """The case's current `kind` deadline was met, at or before its due time."""
+    assert kind.isidentifier()
+    return literal_column(
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(cases.deadlines) AS d "
+        f"WHERE d->>'kind' = '{kind}' AND d->>'met_at' IS NOT NULL "
+        "AND (d->>'met_at')::timestamptz <= (d->>'due_at')::timestamptz)",
+        Boolean,
+    )
+
+
+def _group_column(key: str) -> ColumnElement[Any]:
+    local = func.timezone(TZ, Case.received_at)  # received_at AT TIME ZONE 'Asia/Shanghai'
+    if key == "day":
+        return func.to_char(func.date_trunc("day", local), "YYYY-MM-DD")
+    if key == "week":
+        return func.to_char(func.date_trunc("week", local), 'IYYY-"W"IW')
+    if key == "month":
+        return func.to_char(func.date_trunc("month", local), "YYYY-MM")
+    column: ColumnElement[Any] = getattr(Case, key)
+    return column
+
+
+def _count_columns() -> dict[str, ColumnElement[int]]:
+    n = func.count
+    rated = Case.grade.in_(GRADES)
+    replied = Case.replied_at.is_not(None)
+    dispatched = Case.dispatched_at.is_not(None)
+    return {
+        "received": n(),
+        "dispatched": n().filter(dispatched),
+        "closed": n().filter(Case.status == "closed"),
+        "open": n().filter(Case.status != "closed"),
+        "overdue": n().filter(Case.overdue.is_(True)),
+        "escalated": n().filter(Case.escalation_level > 0),
+        "linked": n().filter(Case.linkage.is_not(None)),
+        "returned": n().filter(Case.returns > 0),
+        "rejected": n().filter(Case.outcome == "rejected"),
+        "unrated": n().filter(Case.outcome == "unrated"),
+        "rated": n().filter(rated),
+        "satisfied": n().filter(Case.grade == "satisfied"),
+        "basically_satisfied": n().filter(Case.grade == "basically_satisfied"),
+        "unsatisfied": n().filter(Case.grade == "unsatisfied"),
+        "solved": n().filter(rated, Case.solved.is_(True)),
+        "accepted_on_time": n().filter(dispatched, _met_on_time("accept")),
+        "replied": n().filter(replied),
+        "replied_on_time": n().filter(replied, _met_on_time("reply")),
+    }
+
+
+async def case_stats(
+    session: AsyncSession, *, start: datetime, end: datetime, group_by: list[str]
+) -> list[StatsRow]:
+    """Counts and rates per group of the cases received in [start, end), ordered by group."""
+    keys = check_group_by(group_by)
+    groups = [_group_column(k).label(f"g_{k}") for k in keys]
+    counts = [c.label(f"c_{k}") for k, c in _count_columns().items()]
+    query = (
+        select(*groups, *counts)
+        .where(Case.received_at >= start, Case.received_at < end)
+        .group_by(*[g.element for g in groups])
+        .order_by(*[g.asc().nulls_last() for g in groups])
+    )
+    rows = (await session.execute(query)).mappings().all()
+    if keys and not rows:
+        return []
+    return [
+        StatsRow.of(
+            {k: r[f"g_{k}"] for k in keys},
+            Counts(**{k: r[f"c_{k}"] for k in Counts.model_fields}),
+        )
+        for r in rows
+        if r["c_received"]
+    ]
+
+
+async def case_stats_from_events(
+    session: AsyncSession, *, start: datetime, end: datetime, group_by: list[str]
+) -> list[StatsRow]:
+    """The same statistics replayed from `case_events` (the cases whose `received` event falls
+    in [start, end)). Every count comes from the events; only the grouping keys the events do
+    not carry (community, grid, category: fixed at intake) are read from the case row."""
+    keys = check_group_by(group_by)
+    in_range = (
+        select(CaseEventRow.case_id)
+        .where(
+            CaseEventRow.type == "received",
+            CaseEventRow.at >= start,
+            CaseEventRow.at < end,
+        )
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        select(CaseEventRow, Case.community, Case.grid, Case.category)
+        .join(Case, Case.id == CaseEventRow.case_id)
+        .where(CaseEventRow.case_id.in_(in_range))
+        .order_by(CaseEventRow.case_id, CaseEventRow.seq)
+    )
+    per_case: dict[str, list[CaseEventRow]] = defaultdict(list)
+    places: dict[str, dict[str, Any]] = {}
+    for event, community, grid, category in result:
+        per_case[event.case_id].append(event)
+        places[event.case_id] = {"community": community, "grid": grid, "category": category}
+    summed: dict[tuple[Any, ...], Counts] = defaultdict(Counts)
+    for case_id, events in per_case.items():
+        facts = facts_from_events(events)
+        group = group_of(facts, places[case_id], keys)
+        key = tuple(group[k] for k in keys)
+        summed[key] = summed[key] + facts.counts()
+
+    def order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple((v is None, v or "") for v in key)
+
+    return [
+        StatsRow.of(dict(zip(keys, key, strict=True)), summed[key])
+        for key in sorted(summed, key=order)
+    ]

@@ -1,0 +1,168 @@
+"""The KPI definitions: rates from counts, periods in local time, the query's bounds, and a
+case's facts replayed from its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.calendar import SUBDISTRICT_TZ
+from domain.kpi import (
+    Counts,
+    InvalidStatsQuery,
+    Rate,
+    StatsRow,
+    check_group_by,
+    facts_from_events,
+    local_range,
+    parse_bound,
+    period_key,
+    rates,
+    total,
+)
+
+
+def test_each_rate_keeps_its_numerator_and_denominator() -> None:
+    counts = Counts(
+        received=10,
+        dispatched=9,
+        closed=8,
+        accepted_on_time=6,
+        replied=8,
+        replied_on_time=7,
+        rated=5,
+        satisfied=3,
+        basically_satisfied=1,
+        unsatisfied=1,
+        solved=4,
+    )
+    assert rates(counts) == {
+        "completion": Rate(value=0.8, numerator=8, denominator=10),
+        "response": Rate(value=round(6 / 9, 6), numerator=6, denominator=9),
+        "on_time": Rate(value=0.875, numerator=7, denominator=8),
+        "satisfaction": Rate(value=0.8, numerator=4, denominator=5),
+        "resolution": Rate(value=0.8, numerator=4, denominator=5),
+    }
+
+
+def test_a_rate_over_nothing_is_null_not_zero() -> None:
+    assert Rate.of(0, 0) == Rate(value=None, numerator=0, denominator=0)
+    assert all(r.value is None for r in rates(Counts()).values())
+
+
+def test_the_total_is_the_sum_of_its_groups() -> None:
+    rows = [
+        StatsRow.of({"community": "C01"}, Counts(received=3, closed=1)),
+        StatsRow.of({"community": "C02"}, Counts(received=1, closed=1)),
+    ]
+    summed = total(rows)
+    assert summed.group == {} and summed.counts == Counts(received=4, closed=2)
+    assert summed.rates["completion"] == Rate(value=0.5, numerator=2, denominator=4)
+
+
+def test_periods_are_counted_in_the_subdistricts_time() -> None:
+    late_evening = datetime(2024, 3, 31, 16, 30, tzinfo=UTC)  # 00:30 on April 1st in Qingdao
+    assert period_key("day", late_evening) == "2024-04-01"
+    assert period_key("month", late_evening) == "2024-04"
+    assert period_key("week", late_evening) == "2024-W14"
+    assert period_key("week", datetime(2021, 1, 1, tzinfo=SUBDISTRICT_TZ)) == "2020-W53"
+
+
+def test_date_bounds_include_the_last_day() -> None:
+    start, end = local_range(date(2024, 3, 1), date(2024, 3, 31))
+    assert start == datetime(2024, 3, 1, tzinfo=SUBDISTRICT_TZ)
+    assert end == datetime(2024, 4, 1, tzinfo=SUBDISTRICT_TZ)
+    moment = parse_bound("2024-03-05T08:00:00", "from")
+    assert moment == datetime(2024, 3, 5, 8, tzinfo=SUBDISTRICT_TZ)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2024, 3, 2), date(2024, 3, 1)),
+        (date(2020, 1, 1), date(2023, 1, 2)),
+    ],
+)
+def test_backwards_or_too_long_periods_are_refused(start: date, end: date) -> None:
+    with pytest.raises(InvalidStatsQuery):
+        local_range(start, end)
+
+
+def test_three_years_are_allowed() -> None:
+    start, end = local_range(date(2021, 1, 1), date(2023, 12, 31))
+    assert end - start == timedelta(days=1095)
+
+
+def test_group_by_refuses_unknown_keys_and_drops_repeats() -> None:
+    assert check_group_by(["month", "community", "month"]) == ["month", "community"]
+    with pytest.raises(InvalidStatsQuery) as refused:
+        check_group_by(["community", "colour"])
+    assert refused.value.details["value"] == ["colour"]
+    with pytest.raises(InvalidStatsQuery):
+        parse_bound("last tuesday", "to")
+
+
+@dataclass
+class Event:
+    type: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+T0 = datetime(2024, 3, 5, 2, 0, tzinfo=UTC)
+
+
+def later(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_an_open_case_late_to_accept_is_overdue_and_not_responded_in_time() -> None:
+    facts = facts_from_events(
+        [
+            Event("received", T0, {"channel": "app"}),
+            Event("dispatched", later(3), {"unit": "GT-C01-G01"}),
+            Event("deadline_missed", later(123), {"deadline": "accept"}),
+            Event("escalated", later(123), {"level": 1}),
+            Event("accept", later(180)),
+        ]
+    )
+    assert (facts.channel, facts.unit, facts.dispatched) == ("app", "GT-C01-G01", True)
+    assert facts.overdue and facts.escalated and not facts.accepted_on_time
+    counts = facts.counts()
+    assert (counts.received, counts.open, counts.closed, counts.accepted_on_time) == (1, 1, 0, 0)
+
+
+def test_a_reassigned_case_gets_fresh_clocks_and_its_last_unit() -> None:
+    facts = facts_from_events(
+        [
+            Event("received", T0, {"channel": "hotline"}),
+            Event("dispatched", later(3), {"unit": "GT-C01-G01"}),
+            Event("return", later(30)),
+            Event("reassign", later(60), {"unit": "CO-C01"}),
+            Event("accept", later(70)),
+            Event("contact", later(80)),
+            Event("reply", later(600)),
+        ]
+    )
+    assert facts.unit == "CO-C01" and facts.returned
+    assert facts.accepted_on_time and facts.replied and facts.replied_on_time
+
+
+def test_a_closed_case_takes_its_on_time_flags_from_the_closed_event() -> None:
+    deadlines = {"accept": {"on_time": True}, "reply": {"on_time": False}}
+    facts = facts_from_events(
+        [
+            Event("received", T0, {"channel": "hotline"}),
+            Event("dispatched", later(3), {"unit": "GT-C01-G01"}),
+            Event("accept", later(10)),
+            Event("reply", later(100)),
+            Event("rate", later(200), {"grade": "basically_satisfied", "solved": True}),
+            Event("closed", later(200), {"outcome": "rated", "deadlines": deadlines}),
+        ]
+    )
+    counts = facts.counts()
+    assert (counts.closed, counts.rated, counts.basically_satisfied, counts.solved) == (1, 1, 1, 1)
+    assert (counts.accepted_on_time, counts.replied, counts.replied_on_time) == (1, 1, 0)
