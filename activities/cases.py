@@ -54,7 +54,7 @@ class CaseActivities:
                 outside = False
             if not grid_code and not community and not outside:
                 names = await session.execute(select(Community.code, Community.name))
-                community = community_in_address(location.address, names.tuples().all())
+                community = community_in_address(location.address, [(c, n) for c, n in names])
                 placed = f"address names {community}; " if community else ""
             if grid_code:
                 grid = await session.get(Grid, grid_code)

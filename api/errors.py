@@ -72,7 +72,11 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def _response(error: GridcaseError) -> JSONResponse:
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.status_code == 503 else None
+    headers = dict(getattr(error, "headers", None) or {})
+    if error.status_code == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if error.status_code == 429 and isinstance(error.details, dict):
+        headers["Retry-After"] = str(error.details.get("retry_after_seconds", 60))
     return JSONResponse(
         _body(error.code, error.message, error.details), error.status_code, headers=headers
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 
 from api import errors
+from api.auth import RateLimiter, allowed
 from api.routes import cases, health, open311, reference, reviews, stats
 from api.routes import codec as codec_routes
 from core.config import Settings, get_settings
@@ -27,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.temporal = await build_client(settings)
         app.state.codec = codec(settings)
+        app.state.intake_limiter = RateLimiter(settings.intake_rate_per_minute)
         try:
             yield
         finally:
@@ -39,6 +43,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        """Refuse an oversized body before reading it (a case is a few kilobytes)."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "body_too_large",
+                        "message": f"bodies are limited to {settings.max_body_bytes} bytes",
+                        "details": {"limit": settings.max_body_bytes},
+                    }
+                },
+                status_code=413,
+            )
+        response: Response = await call_next(request)
+        return response
+
     # The Temporal UI calls the codec server from the browser.
     app.add_middleware(
         CORSMiddleware,
@@ -47,11 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         allow_credentials=True,
     )
+    # Every route is authenticated except health, Open311 (its own api_key; its reads are public,
+    # as the spec has them) and the codec server (which checks its own role).
     app.include_router(cases.router)
-    app.include_router(reviews.router)
-    app.include_router(stats.router)
+    app.include_router(reviews.router, dependencies=[Depends(allowed("reviews"))])
+    app.include_router(stats.router, dependencies=[Depends(allowed("stats"))])
+    app.include_router(reference.router, dependencies=[Depends(allowed("reference"))])
     app.include_router(open311.router)
-    app.include_router(reference.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     return app

@@ -63,6 +63,10 @@ class LiveState(BaseModel):
 class CaseOut(CaseView):
     reporter: Reporter | None = None
     live: LiveState | None = None
+    resident_token: str | None = Field(
+        default=None,
+        description="Only in the answer to POST /v1/cases: the resident's token for this case",
+    )
 
 
 class CaseSummary(BaseModel):

@@ -53,10 +53,20 @@ class Settings(BaseSettings):
     # the last id in sorted order). Unset: keys kept in data_dir/codec-keys.json.
     codec_keys: dict[str, str] = {}
     codec_key_id: str | None = None
-    # When set, the codec server (/codec/*) wants `Authorization: Bearer <this>`.
-    codec_token: str | None = None
+    # The codec server (/codec/*) wants an operator's (or admin's) bearer token, unless this is
+    # set: `gridcase up` sets it for the laptop stack, whose dev UI cannot send a token.
+    codec_open: bool = False
     # The Temporal UI's origin, allowed to call the codec server from the browser.
     ui_origin: str = "http://localhost:8233"
+    # Bearer tokens: HS256 with this secret (unset: one kept in data_dir/jwt-secret), or an
+    # identity provider's RS256/ES256 public key (PEM); issuer and audience are checked.
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "gridcase"
+    jwt_audience: str = "gridcase"
+    # Public intake (residents' app, Open311): requests per client per minute.
+    intake_rate_per_minute: int = 20
+    max_body_bytes: int = 1_000_000
     # Keys Open311 clients must send to POST service requests (demo key for `make run`).
     open311_api_keys: list[str] = ["gridcase-demo-open311"]
     outbox_interval: float = 1.0

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -187,6 +187,7 @@ async def page(
     overdue: bool | None,
     before: int | None,
     limit: int,
+    conditions: Sequence[ColumnElement[bool]] = (),
 ) -> Sequence[Case]:
     """Newest first, keyset-paginated by case number (stable while cases change)."""
     query = select(Case).order_by(Case.number.desc()).limit(limit)
@@ -197,5 +198,7 @@ async def page(
         query = query.where(Case.overdue.is_(overdue))
     if before is not None:
         query = query.where(Case.number < before)
+    for condition in conditions:  # the caller's scope
+        query = query.where(condition)
     result = await session.scalars(query)
     return result.all()

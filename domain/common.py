@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
+from domain.permissions import Principal
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -19,8 +21,10 @@ Phone = Annotated[
 class ActionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Set by the API from the authenticated caller, never by the request body.
+    # Set by the API from the authenticated caller, never by the request body; the principal
+    # lets the workflow's validators check the same permission table.
     actor: SkipJsonSchema[str] = "dispatcher"
+    principal: SkipJsonSchema[Principal | None] = None
 
 
 class Notice(BaseModel):

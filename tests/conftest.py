@@ -7,18 +7,22 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from core.auth import issue
 from core.config import Settings
 from core.temporal import data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
+from domain.permissions import Principal, Role
 from worker.stack import (
     create_database,
     register_search_attributes,
@@ -27,10 +31,17 @@ from worker.stack import (
     temporal_test_server,
 )
 
-# One payload key for the whole suite, servers and subprocess workers alike.
+# One payload key and one token secret for the whole suite, servers and subprocesses alike.
 os.environ.setdefault(
     "GRIDCASE_CODEC_KEYS", '{"test-1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}'
 )
+os.environ.setdefault("GRIDCASE_JWT_SECRET", "test-secret-test-secret-test-secret-0123")
+
+
+def bearer(role: str = "admin", **scope: Any) -> dict[str, str]:
+    """An Authorization header for a principal of `role` (admin may take every action)."""
+    principal = Principal(subject=f"test-{role}", role=Role(role), **scope)
+    return {"Authorization": f"Bearer {issue(Settings(), principal, timedelta(hours=1))}"}
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from rich.console import Console
@@ -16,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from api.main import create_app
+from core.auth import issue
 from core.config import Settings, get_settings
 from core.temporal import build_client, data_converter
 from db import generate as history
@@ -24,6 +26,7 @@ from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import RATE_KEYS, InvalidStatsQuery, check_group_by, local_range, parse_bound, total
+from domain.permissions import Principal, Role
 from worker.main import build_worker
 from worker.outbox import LogSender, WebhookSender, run_outbox
 from worker.stack import start_postgres, start_temporal
@@ -80,7 +83,8 @@ async def _serve(settings: Settings, *, worker: bool, api: bool, banner: str = "
 
 
 async def up(settings: Settings) -> None:
-    settings = _with_database(settings)
+    # The dev UI decodes payloads through our codec server and cannot send a token.
+    settings = _with_database(settings).model_copy(update={"codec_open": True})
     counts = await _migrate_and_seed(settings)
     log.info("reference data: %s", counts)
     env = None
@@ -109,6 +113,9 @@ async def up(settings: Settings) -> None:
             f"  Temporal     {settings.temporal_target}",
             f"  Temporal UI  {ui}",
             f"  data         {settings.data_dir if env or not settings.database_url else '-'}",
+            "Tokens for this machine (Authorization: Bearer ...; more: gridcase token issue):",
+            f"  dispatcher   {_token(settings, Role.dispatcher)}",
+            f"  admin        {_token(settings, Role.admin)}",
             "Ctrl-C stops everything; the data stays for the next start.",
             "",
         ]
@@ -180,6 +187,11 @@ async def print_stats(settings: Settings, first: str, last: str, group_by: list[
     Console().print(table)
 
 
+def _token(settings: Settings, role: Role, days: float = 30, **scope: Any) -> str:
+    principal = Principal(subject=f"local-{role.value}", role=role, **scope)
+    return issue(settings, principal, timedelta(days=days))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gridcase", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -218,6 +230,16 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="community, grid, unit, category, channel, day, week or month (repeatable, or a,b)",
     )
+    token = commands.add_parser("token", help="bearer tokens for local use")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    issue_token = token_commands.add_parser("issue", help="sign a token with the local secret")
+    issue_token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    issue_token.add_argument("--unit", help="unit_handler, agency: the unit code")
+    issue_token.add_argument("--grids", help="grid_worker: comma-separated grid codes")
+    issue_token.add_argument("--community", help="supervisor: a community (omit: subdistrict)")
+    issue_token.add_argument("--case", help="resident: the case id")
+    issue_token.add_argument("--subject", help="who it is (default: local-<role>)")
+    issue_token.add_argument("--days", type=float, default=30)
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -235,6 +257,16 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_serve(_with_database(settings), worker=False, api=True))
         elif args.command == "migrate":
             upgrade(_with_database(settings).sqlalchemy_url)
+        elif args.command == "token":
+            principal = Principal(
+                subject=args.subject or f"local-{args.role}",
+                role=Role(args.role),
+                unit=args.unit,
+                grids=tuple(g for g in (args.grids or "").split(",") if g),
+                community=args.community,
+                case_id=args.case,
+            )
+            print(issue(settings, principal, timedelta(days=args.days)))
         elif args.command == "import-grids":
             counts = asyncio.run(import_grids(_with_database(settings), args.file))
             print("imported: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -74,12 +74,14 @@ with workflow.unsafe.imports_passed_through():
         LinkageView,
         OpenLinkageInput,
     )
+    from domain.permissions import CaseScope, Principal, in_scope, may
     from domain.sla import DeadlineKind, due_at
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow, linkage_id
 
 SYSTEM = "system"
 NOT_ALLOWED_NOW = "NotAllowedNow"
+FORBIDDEN = "Forbidden"
 # Cases started before reminders and the ladder existed replay without them (see run()).
 LADDER_PATCH = "escalation-ladder"
 # Cases rated unsatisfied twice before the review queue existed closed at once.
@@ -313,7 +315,7 @@ class CaseWorkflow:
 
     @accept.validator
     def _validate_accept(self, input: AcceptInput) -> None:
-        self._check(Action.accept)
+        self._check(Action.accept, input.principal)
 
     @workflow.update(name="return")
     async def return_(self, input: ReturnInput) -> CaseView:
@@ -329,7 +331,7 @@ class CaseWorkflow:
 
     @return_.validator
     def _validate_return(self, input: ReturnInput) -> None:
-        self._check(Action.return_)
+        self._check(Action.return_, input.principal)
 
     @workflow.update
     async def reassign(self, input: ReassignInput) -> CaseView:
@@ -340,7 +342,7 @@ class CaseWorkflow:
 
     @reassign.validator
     def _validate_reassign(self, input: ReassignInput) -> None:
-        self._check(Action.reassign)
+        self._check(Action.reassign, input.principal)
 
     @workflow.update
     async def reject(self, input: RejectInput) -> CaseView:
@@ -351,7 +353,7 @@ class CaseWorkflow:
 
     @reject.validator
     def _validate_reject(self, input: RejectInput) -> None:
-        self._check(Action.reject)
+        self._check(Action.reject, input.principal)
 
     @workflow.update
     async def contact(self, input: ContactInput) -> CaseView:
@@ -364,7 +366,7 @@ class CaseWorkflow:
 
     @contact.validator
     def _validate_contact(self, input: ContactInput) -> None:
-        self._check(Action.contact)
+        self._check(Action.contact, input.principal)
 
     @workflow.update
     async def progress(self, input: ProgressInput) -> CaseView:
@@ -374,7 +376,7 @@ class CaseWorkflow:
 
     @progress.validator
     def _validate_progress(self, input: ProgressInput) -> None:
-        self._check(Action.progress)
+        self._check(Action.progress, input.principal)
 
     @workflow.update
     async def reply(self, input: ReplyInput) -> CaseView:
@@ -397,7 +399,7 @@ class CaseWorkflow:
 
     @reply.validator
     def _validate_reply(self, input: ReplyInput) -> None:
-        self._check(Action.reply)
+        self._check(Action.reply, input.principal)
 
     @workflow.update
     async def rate(self, input: RateInput) -> CaseView:
@@ -431,7 +433,7 @@ class CaseWorkflow:
 
     @rate.validator
     def _validate_rate(self, input: RateInput) -> None:
-        self._check(Action.rate)
+        self._check(Action.rate, input.principal)
 
     # ---- supervision and time: urge, escalate, extensions, suspension -------------------------
 
@@ -445,7 +447,7 @@ class CaseWorkflow:
 
     @urge.validator
     def _validate_urge(self, input: UrgeInput) -> None:
-        self._check(Action.urge)
+        self._check(Action.urge, input.principal)
 
     @workflow.update
     async def escalate(self, input: EscalateInput) -> CaseView:
@@ -457,7 +459,7 @@ class CaseWorkflow:
 
     @escalate.validator
     def _validate_escalate(self, input: EscalateInput) -> None:
-        self._check(Action.escalate)
+        self._check(Action.escalate, input.principal)
         if self._routed is None or self._level >= len(self._routed.ladder):
             self._refuse(Action.escalate, "the case is already at the top of the ladder")
 
@@ -481,7 +483,7 @@ class CaseWorkflow:
 
     @request_extension.validator
     def _validate_request_extension(self, input: ExtensionRequestInput) -> None:
-        self._check(Action.request_extension)
+        self._check(Action.request_extension, input.principal)
         reply = self._deadlines.get(DeadlineKind.reply)
         assert self._routed is not None
         refusal = (
@@ -529,7 +531,7 @@ class CaseWorkflow:
 
     @approve_extension.validator
     def _validate_approve_extension(self, input: ExtensionDecisionInput) -> None:
-        self._check(Action.approve_extension)
+        self._check(Action.approve_extension, input.principal)
 
     @workflow.update
     async def deny_extension(self, input: ExtensionDecisionInput) -> CaseView:
@@ -541,7 +543,7 @@ class CaseWorkflow:
 
     @deny_extension.validator
     def _validate_deny_extension(self, input: ExtensionDecisionInput) -> None:
-        self._check(Action.deny_extension)
+        self._check(Action.deny_extension, input.principal)
 
     @workflow.update
     async def suspend(self, input: SuspendInput) -> CaseView:
@@ -554,7 +556,7 @@ class CaseWorkflow:
 
     @suspend.validator
     def _validate_suspend(self, input: SuspendInput) -> None:
-        self._check(Action.suspend)
+        self._check(Action.suspend, input.principal)
         assert self._routed is not None
         if self._suspensions >= self._routed.max_suspensions:
             self._refuse(
@@ -570,7 +572,7 @@ class CaseWorkflow:
 
     @resume.validator
     def _validate_resume(self, input: ResumeInput) -> None:
-        self._check(Action.resume)
+        self._check(Action.resume, input.principal)
 
     @workflow.update
     async def review_close(self, input: ReviewCloseInput) -> CaseView:
@@ -583,7 +585,7 @@ class CaseWorkflow:
 
     @review_close.validator
     def _validate_review_close(self, input: ReviewCloseInput) -> None:
-        self._check(Action.review_close)
+        self._check(Action.review_close, input.principal)
 
     @workflow.update
     async def reopen(self, input: ReopenInput) -> CaseView:
@@ -601,7 +603,7 @@ class CaseWorkflow:
 
     @reopen.validator
     def _validate_reopen(self, input: ReopenInput) -> None:
-        self._check(Action.reopen)
+        self._check(Action.reopen, input.principal)
 
     # ---- duplicates: one master case answers every reporter ---------------------------------
 
@@ -622,7 +624,7 @@ class CaseWorkflow:
 
     @merge.validator
     def _validate_merge(self, input: MergeInput) -> None:
-        self._check(Action.merge)
+        self._check(Action.merge, input.principal)
         if input.into == self._intake.case_id:
             self._refuse(Action.merge, "a case cannot be merged into itself")
 
@@ -663,7 +665,7 @@ class CaseWorkflow:
 
     @resolve_on_site.validator
     def _validate_resolve_on_site(self, input: ResolveOnSiteInput) -> None:
-        self._check(Action.resolve_on_site)
+        self._check(Action.resolve_on_site, input.principal)
 
     @workflow.update
     async def confirm(self, input: ConfirmInput) -> CaseView:
@@ -676,7 +678,7 @@ class CaseWorkflow:
 
     @confirm.validator
     def _validate_confirm(self, input: ConfirmInput) -> None:
-        self._check(Action.confirm)
+        self._check(Action.confirm, input.principal)
 
     @workflow.update
     async def verify(self, input: VerifyInput) -> CaseView:
@@ -702,7 +704,7 @@ class CaseWorkflow:
 
     @verify.validator
     def _validate_verify(self, input: VerifyInput) -> None:
-        self._check(Action.verify)
+        self._check(Action.verify, input.principal)
 
     def _grid_event(self) -> bool:
         return self._intake.channel is Channel.grid_patrol
@@ -726,7 +728,7 @@ class CaseWorkflow:
 
     @open_linkage.validator
     def _validate_open_linkage(self, input: OpenLinkageInput) -> None:
-        self._check(Action.open_linkage)
+        self._check(Action.open_linkage, input.principal)
 
     @workflow.signal
     async def linkage_changed(self, change: LinkageChange) -> None:
@@ -1026,7 +1028,18 @@ class CaseWorkflow:
             grid_event=self._grid_event(),
         )
 
-    def _check(self, action: Action) -> None:
+    def _check(self, action: Action, principal: Principal | None = None) -> None:
+        """Allowed now, and (when the caller is known) allowed to this caller: the same
+        permission table as the API, for whoever talks to Temporal directly."""
+        if principal is not None and not (
+            may(principal, action.value) and in_scope(principal, self._scope())
+        ):
+            raise ApplicationError(
+                f"a {principal.role.value} may not {action.value} this case",
+                {"role": principal.role.value, "action": action.value},
+                type=FORBIDDEN,
+                non_retryable=True,
+            )
         if action not in self._allowed():
             state = "suspended" if self._suspended_at is not None else self._status.value
             self._refuse(action, f"cannot {action.value} a case that is {state}")
@@ -1049,6 +1062,17 @@ class CaseWorkflow:
             self._notices.append(
                 Notice(seq=self._seq, recipient=recipient, kind=kind, message=text)
             )
+
+    def _scope(self) -> CaseScope:
+        agencies = tuple(a.unit for a in self._linkage.agencies) if self._linkage else ()
+        return CaseScope(
+            case_id=self._intake.case_id,
+            unit=self._unit,
+            grid=self._routed.grid if self._routed else self._intake.location.grid,
+            community=self._routed.community if self._routed else None,
+            community_unit=self._community_unit(),
+            agencies=agencies,
+        )
 
     def _supervisor(self) -> str | None:
         """Who decides extensions: the governance centre (ladder level 2), else the top rung."""

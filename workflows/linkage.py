@@ -30,11 +30,13 @@ with workflow.unsafe.imports_passed_through():
         ReleaseAgencyInput,
         allowed_linkage_actions,
     )
+    from domain.permissions import Principal, Role, may
     from domain.sla import due_at
 
 # The case workflow's signal (named, not imported: the case imports this module).
 LINKAGE_CHANGED = "linkage_changed"
 NOT_ALLOWED_NOW = "NotAllowedNow"
+FORBIDDEN = "Forbidden"
 
 
 def linkage_id(case_id: str) -> str:
@@ -92,7 +94,7 @@ class LinkageWorkflow:
 
     @report.validator
     def _validate_report(self, input: AgencyInput) -> None:
-        self._check(LinkageAction.report, input.agency)
+        self._check(LinkageAction.report, input.agency, input.principal)
 
     @workflow.update
     async def agency_done(self, input: AgencyDoneInput) -> LinkageView:
@@ -103,7 +105,7 @@ class LinkageWorkflow:
 
     @agency_done.validator
     def _validate_agency_done(self, input: AgencyDoneInput) -> None:
-        self._check(LinkageAction.agency_done, input.agency)
+        self._check(LinkageAction.agency_done, input.agency, input.principal)
 
     @workflow.update
     async def add_agency(self, input: AddAgencyInput) -> LinkageView:
@@ -114,7 +116,7 @@ class LinkageWorkflow:
 
     @add_agency.validator
     def _validate_add_agency(self, input: AddAgencyInput) -> None:
-        self._check(LinkageAction.add_agency, input.agency)
+        self._check(LinkageAction.add_agency, input.agency, input.principal)
 
     @workflow.update
     async def release_agency(self, input: ReleaseAgencyInput) -> LinkageView:
@@ -125,7 +127,7 @@ class LinkageWorkflow:
 
     @release_agency.validator
     def _validate_release_agency(self, input: ReleaseAgencyInput) -> None:
-        self._check(LinkageAction.release_agency, input.agency)
+        self._check(LinkageAction.release_agency, input.agency, input.principal)
 
     @workflow.query
     def state(self) -> LinkageView:
@@ -258,7 +260,17 @@ class LinkageWorkflow:
     def _part(self, agency: str) -> AgencyPart:
         return next(p for p in self._parts if p.unit == agency)
 
-    def _check(self, action: LinkageAction, agency: str) -> None:
+    def _check(self, action: LinkageAction, agency: str, principal: Principal | None) -> None:
+        if principal is not None and (
+            not may(principal, action.value)
+            or (principal.role is Role.agency and principal.unit != agency)
+        ):
+            raise ApplicationError(
+                f"a {principal.role.value} may not {action.value} for {agency}",
+                {"role": principal.role.value, "agency": agency},
+                type=FORBIDDEN,
+                non_retryable=True,
+            )
         allowed = allowed_linkage_actions(self._parts, agency)
         if self._status is not LinkageStatus.open or action not in allowed:
             raise ApplicationError(

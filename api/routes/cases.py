@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
@@ -27,7 +28,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.deps import CurrentActor, SessionDep, SettingsDep, TemporalDep
+from api.auth import CurrentPrincipal, Forbidden, allowed, rate_limited
+from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import InvalidReference, NotAllowedNow, Unavailable, UnknownCase
 from api.schemas import (
     CaseCreate,
@@ -37,6 +39,7 @@ from api.schemas import (
     LiveState,
     PendingDeadline,
 )
+from core.auth import issue
 from core.config import Settings
 from db import cases
 from db.models import Case, Category, Community, Grid, Unit
@@ -76,8 +79,17 @@ from domain.linkage import (
     OpenLinkageInput,
     ReleaseAgencyInput,
 )
+from domain.permissions import (
+    SEES_PHONE,
+    CaseScope,
+    Principal,
+    Role,
+    in_scope,
+    mask_phone,
+    may,
+)
 from workflows import search_attributes as sa
-from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
+from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW, CaseWorkflow
 from workflows.linkage import LinkageWorkflow, linkage_id
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -116,11 +128,18 @@ async def create_case(
     response: Response,
     temporal: TemporalDep,
     settings: SettingsDep,
+    principal: Annotated[Principal, Depends(allowed("create"))],
 ) -> CaseOut:
+    """受理. A resident's app is rate-limited per client; the answer carries `resident_token`,
+    with which the resident follows and rates this case and nothing else."""
+    if principal.role is Role.resident:
+        rate_limited(request, f"resident:{principal.subject}")
     case, response.status_code = await file_case(
         request.app.state.sessions, temporal, settings, body
     )
-    return case
+    resident = Principal(subject=f"resident:{case.id}", role=Role.resident, case_id=case.id)
+    case.resident_token = issue(settings, resident, RESIDENT_TOKEN_LIFETIME)
+    return _masked(case, principal)
 
 
 async def file_case(
@@ -262,6 +281,7 @@ def _received_view(intake: CaseIntake) -> CaseView:
 @router.get("", response_model=CasePage)
 async def list_cases(
     session: SessionDep,
+    principal: Annotated[Principal, Depends(allowed("list"))],
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     community: str | None = None,
     grid: str | None = None,
@@ -279,17 +299,37 @@ async def list_cases(
         "category": category,
     }
     rows = await cases.page(
-        session, filters=filters, overdue=overdue, before=before, limit=limit + 1
+        session,
+        filters=filters,
+        overdue=overdue,
+        before=before,
+        limit=limit + 1,
+        conditions=scope_conditions(principal),
     )
     return CasePage.of(rows, limit)
 
 
+def scope_conditions(principal: Principal) -> list[ColumnElement[bool]]:
+    """The list a principal may see: its unit's, its grids', its community's cases."""
+    if principal.role is Role.unit_handler or principal.role is Role.agency:
+        return [Case.unit == principal.unit]
+    if principal.role is Role.grid_worker:
+        return [Case.grid.in_(principal.grids)]
+    if principal.role is Role.supervisor and principal.community:
+        return [Case.community == principal.community]
+    return []
+
+
 @router.get("/{case_id}", response_model=CaseOut, responses={404: _ERRORS[404]})
 async def get_case(
-    case_id: CaseId, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    case_id: CaseId,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(allowed("read"))],
 ) -> CaseOut:
-    case = await _get_or_404(session, case_id)
-    out = _case_out(case)
+    case = await _visible_or_404(session, temporal, principal, case_id)
+    out = _masked(_case_out(case), principal)
     if case.status != CaseStatus.closed:
         out.live = await _live(temporal, case_id, settings)
         out.linkage = out.live.linkage if out.live else None
@@ -297,8 +337,13 @@ async def get_case(
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut], responses={404: _ERRORS[404]})
-async def case_events(case_id: CaseId, session: SessionDep) -> list[EventOut]:
-    await _get_or_404(session, case_id)
+async def case_events(
+    case_id: CaseId,
+    session: SessionDep,
+    temporal: TemporalDep,
+    principal: Annotated[Principal, Depends(allowed("read"))],
+) -> list[EventOut]:
+    await _visible_or_404(session, temporal, principal, case_id)
     return [EventOut.model_validate(e) for e in await cases.events(session, case_id)]
 
 
@@ -336,7 +381,7 @@ class CaseActions:
         session: SessionDep,
         temporal: TemporalDep,
         settings: SettingsDep,
-        actor: CurrentActor,
+        principal: CurrentPrincipal,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -347,7 +392,7 @@ class CaseActions:
         ] = None,
     ) -> None:
         self.session, self.temporal, self.settings = session, temporal, settings
-        self.actor, self.idempotency_key = actor, idempotency_key
+        self.principal, self.idempotency_key = principal, idempotency_key
 
     async def __call__(
         self,
@@ -357,7 +402,7 @@ class CaseActions:
     ) -> CaseOut:
         """An action on the case itself: the new state of the case."""
         view = await self.send(case_id, case_id, update, body)
-        return CaseOut(**view.model_dump())
+        return _masked(CaseOut(**view.model_dump()), self.principal)
 
     async def send(
         self,
@@ -367,19 +412,31 @@ class CaseActions:
         body: ActionInputT,
     ) -> ResultT:
         """Send `update` to the case's workflow or its linkage's, with the 409/503 mapping."""
-        case = await _get_or_404(self.session, case_id)
-        handle = self.temporal.get_workflow_handle(workflow_id)
         name = getattr(update, "__name__", "update")
+        action = name.rstrip("_")  # return_ -> return
+        if not may(self.principal, action):
+            raise Forbidden(
+                f"a {self.principal.role.value} may not {action}",
+                {"role": self.principal.role.value, "action": action},
+            )
+        case = await _visible_or_404(self.session, self.temporal, self.principal, case_id)
+        handle = self.temporal.get_workflow_handle(workflow_id)
         update_id = f"{workflow_id}:{name}:{self.idempotency_key}" if self.idempotency_key else None
         try:
             return await handle.execute_update(
                 update,
-                body.model_copy(update={"actor": self.actor}),
+                body.model_copy(
+                    update={"actor": self.principal.actor, "principal": self.principal}
+                ),
                 id=update_id,
                 rpc_timeout=_rpc_timeout(self.settings),
             )
         except WorkflowUpdateFailedError as failed:
             cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.type == FORBIDDEN:
+                raise Forbidden(
+                    cause.message, cause.details[0] if cause.details else None
+                ) from None
             if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
                 raise NotAllowedNow(
                     cause.message, cause.details[0] if cause.details else None
@@ -554,12 +611,14 @@ async def open_linkage(case_id: CaseId, body: OpenLinkageInput, act: Act) -> Cas
 @router.post("/{case_id}/linkage/report", response_model=LinkageView, responses=_ERRORS)
 async def linkage_report(case_id: CaseId, body: AgencyInput, act: Act) -> LinkageView:
     """报到: the agency has arrived / responded; its clock for finishing starts."""
+    _own_agency(act.principal, body.agency)
     return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.report, body)
 
 
 @router.post("/{case_id}/linkage/agency_done", response_model=LinkageView, responses=_ERRORS)
 async def linkage_agency_done(case_id: CaseId, body: AgencyDoneInput, act: Act) -> LinkageView:
     """The agency's part is done, with its notes."""
+    _own_agency(act.principal, body.agency)
     return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.agency_done, body)
 
 
@@ -577,6 +636,61 @@ async def linkage_release_agency(
 ) -> LinkageView:
     """The coordinator lets an agency go (with the reason)."""
     return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.release_agency, body)
+
+
+RESIDENT_TOKEN_LIFETIME = timedelta(days=180)
+
+
+def _own_agency(principal: Principal, agency: str) -> None:
+    """An agency reports and finishes its own part, not another's."""
+    if principal.role is Role.agency and principal.unit != agency:
+        raise Forbidden(
+            "an agency acts for itself only", {"agency": agency, "unit": principal.unit}
+        )
+
+
+async def _visible_or_404(
+    session: AsyncSession, temporal: Client, principal: Principal, case_id: str
+) -> Case:
+    """The case, if the principal may see it; a foreign case is answered as unknown, so a unit
+    does not even learn that another unit's case exists."""
+    case = await _get_or_404(session, case_id)
+    if not in_scope(principal, await case_scope(session, temporal, principal, case)):
+        raise UnknownCase(f"no case {case_id}", {"id": case_id})
+    return case
+
+
+async def case_scope(
+    session: AsyncSession, temporal: Client, principal: Principal, case: Case
+) -> CaseScope:
+    committee = await session.scalar(
+        select(Unit.code).where(Unit.kind == "community", Unit.community == case.community)
+    )
+    agencies: tuple[str, ...] = ()
+    if principal.role is Role.agency and case.linkage:  # who was summoned: the live linkage
+        try:
+            view = await temporal.get_workflow_handle(linkage_id(case.id)).query(
+                LinkageWorkflow.state
+            )
+            agencies = tuple(a.unit for a in view.agencies)
+        except RPCError:
+            agencies = ()
+    return CaseScope(
+        case_id=case.id,
+        unit=case.unit,
+        grid=case.grid,
+        community=case.community,
+        community_unit=committee,
+        agencies=agencies,
+    )
+
+
+def _masked(case: CaseOut, principal: Principal) -> CaseOut:
+    """A resident's phone, for those who need it to do their job (and the resident)."""
+    own = principal.role is Role.resident and principal.case_id == case.id
+    if case.reporter is not None and not (principal.role in SEES_PHONE or own):
+        case.reporter = case.reporter.model_copy(update={"phone": mask_phone(case.reporter.phone)})
+    return case
 
 
 async def _get_or_404(session: AsyncSession, case_id: str) -> Case:

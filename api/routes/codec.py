@@ -3,7 +3,6 @@ encrypted payloads in the Temporal UI or CLI. Payloads as protobuf JSON in, the 
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from cryptography.exceptions import InvalidTag
@@ -11,25 +10,29 @@ from fastapi import APIRouter, Header, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from api.auth import Forbidden, NotAuthenticated
 from api.deps import SettingsDep
 from api.errors import GridcaseError
+from core.auth import InvalidToken, verify
 from core.codec import EncryptionCodec
 from core.config import Settings
+from domain.permissions import may
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 
 
-class NotAuthorised(GridcaseError):
-    status_code = 401
-    code = "not_authorised"
-
-
 def _authorise(settings: Settings, authorization: str | None) -> None:
-    if settings.codec_token is None:
-        return  # the embedded stack on a laptop: the UI on localhost sends no token
-    expected = f"Bearer {settings.codec_token}"
-    if authorization is None or not hmac.compare_digest(authorization, expected):
-        raise NotAuthorised("the codec server wants a bearer token")
+    if settings.codec_open:
+        return
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated("the codec server wants an operator's bearer token")
+    try:
+        principal = verify(settings, token)
+    except InvalidToken as bad:
+        raise NotAuthenticated(f"invalid token: {bad}") from None
+    if not may(principal, "codec"):
+        raise Forbidden(f"a {principal.role.value} may not read payloads", {"action": "codec"})
 
 
 class InvalidPayloads(GridcaseError):

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.auth import TooManyRequests, rate_limited
 from api.deps import SettingsDep, TemporalDep
 from api.routes.cases import file_case
 from api.schemas import CaseCreate
@@ -159,6 +160,10 @@ async def post_request(
         field = {k: str(v) for k, v in form.items()}
         if field.get("api_key") not in settings.open311_api_keys:
             raise Open311Error(403, "a valid api_key is required to post service requests")
+        try:
+            rate_limited(request, f"open311:{field['api_key']}")
+        except TooManyRequests as limited:
+            raise Open311Error(429, limited.message) from None
         body = await _case_from_form(request, field)
         case, _ = await file_case(_sessions(request), temporal, settings, body)
     except Open311Error as e:

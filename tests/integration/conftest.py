@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.config import Settings
-from tests.conftest import unique_queue
+from tests.conftest import bearer, unique_queue
 from worker.main import build_worker
 
 
@@ -48,6 +48,8 @@ async def api(
     async with (
         build_worker(dev_server.client, sessions, queue),
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", headers=bearer()
+        ) as client,
     ):
         yield client

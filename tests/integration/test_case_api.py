@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from core.config import Settings
 from db.models import Case, CaseEventRow, CaseIntakeKey
-from tests.conftest import eventually, unique_queue
+from tests.conftest import bearer, eventually, unique_queue
 from tests.integration.conftest import app_settings, new_case
 from worker.stack import temporal_cli
 
@@ -249,7 +249,9 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_doubles_nothing(
     try:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
+            ) as api,
         ):
             created = await api.post("/v1/cases", json=new_case())
             assert created.status_code == 201, created.text

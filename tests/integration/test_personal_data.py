@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.config import Settings
+from tests.conftest import bearer
 from tests.integration.conftest import app_settings, new_case
 
 
@@ -38,29 +39,41 @@ async def test_the_raw_history_holds_no_phone_number_and_the_codec_server_decode
     assert garbage.status_code == 422 and garbage.json()["error"]["code"] == "invalid_payloads"
 
 
-async def test_the_codec_server_wants_its_token_and_lets_the_ui_origin_in(
+async def test_the_codec_server_wants_an_operator_and_lets_the_ui_origin_in(
     settings: Settings, dev_server: WorkflowEnvironment, sessions: Any
 ) -> None:
-    guarded = app_settings(settings, dev_server, "unused").model_copy(
-        update={"codec_token": "s3cret"}
-    )
-    app = create_app(guarded)
+    configured = app_settings(settings, dev_server, "unused")
+    app = create_app(configured)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
     ):
         empty = '{"payloads": []}'
         assert (await client.post("/codec/decode", content=empty)).status_code == 401
-        wrong = {"Authorization": "Bearer nope"}
-        assert (await client.post("/codec/decode", content=empty, headers=wrong)).status_code == 401
-        right = {"Authorization": "Bearer s3cret"}
-        assert (await client.post("/codec/decode", content=empty, headers=right)).status_code == 200
+        as_dispatcher = await client.post(
+            "/codec/decode", content=empty, headers=bearer("dispatcher")
+        )
+        assert as_dispatcher.status_code == 403
+        as_operator = await client.post("/codec/decode", content=empty, headers=bearer("operator"))
+        assert as_operator.status_code == 200
         preflight = await client.options(
             "/codec/decode",
             headers={
-                "Origin": guarded.ui_origin,
+                "Origin": configured.ui_origin,
                 "Access-Control-Request-Method": "POST",
                 "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
             },
         )
-        assert preflight.headers["access-control-allow-origin"] == guarded.ui_origin
+        assert preflight.headers["access-control-allow-origin"] == configured.ui_origin
+
+
+async def test_a_phone_number_is_masked_for_roles_that_do_not_need_it(
+    api: httpx.AsyncClient,
+) -> None:
+    case = (await api.post("/v1/cases", json=new_case())).json()
+    assert case["reporter"]["phone"] == "13900000002"  # admin
+    supervisor = await api.get(f"/v1/cases/{case['id']}", headers=bearer("supervisor"))
+    assert supervisor.json()["reporter"]["phone"] == "139****0002"
+    resident = {"Authorization": f"Bearer {case['resident_token']}"}
+    own = await api.get(f"/v1/cases/{case['id']}", headers=resident)
+    assert own.json()["reporter"]["phone"] == "13900000002"

@@ -26,7 +26,7 @@ from api.main import create_app
 from core.config import Settings
 from core.temporal import build_client
 from db.session import make_engine, make_sessionmaker
-from tests.conftest import unique_queue
+from tests.conftest import bearer, unique_queue
 from worker.main import build_worker
 
 EXAMPLES_PER_OPERATION = 15
@@ -101,6 +101,7 @@ def test_no_server_errors_and_responses_match_the_schema(live_api: str) -> None:
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(
                 base_url=live_api,
+                headers=bearer(),
                 checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
             )
 

@@ -22,6 +22,7 @@ from db.generate import CaseSpec, generate, insert_cases, load_reference
 from db.models import Case, CaseEventRow
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import StatsRow
+from tests.conftest import bearer
 
 MARCH = datetime(2024, 4, 1, tzinfo=SUBDISTRICT_TZ)  # the hand-made cases as they stand then
 
@@ -70,7 +71,7 @@ async def api(
     app = create_app(settings)
     app.state.settings, app.state.sessions = settings, sessions
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
+        transport=httpx.ASGITransport(app=app), base_url="http://test", headers=bearer("operator")
     ) as client:
         yield client
 

@@ -1,0 +1,91 @@
+"""Authentication and authorisation for the API: the bearer token names a principal; the
+permission table (domain/permissions.py) says what it may do; scope hides foreign cases."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from api.deps import SettingsDep
+from api.errors import GridcaseError
+from core.auth import InvalidToken, verify
+from domain.permissions import Principal, may
+
+
+class NotAuthenticated(GridcaseError):
+    status_code = 401
+    code = "not_authenticated"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 (a constant of the class)
+
+
+class Forbidden(GridcaseError):
+    status_code = 403
+    code = "forbidden"
+
+
+class TooManyRequests(GridcaseError):
+    status_code = 429
+    code = "rate_limited"
+
+
+async def current_principal(
+    settings: SettingsDep,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <token>` (see `gridcase token issue`)")
+    ] = None,
+) -> Principal:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated("a bearer token is required")
+    try:
+        return verify(settings, token)
+    except InvalidToken as bad:
+        raise NotAuthenticated(f"invalid token: {bad}") from None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def allowed(action: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency: the caller, if its role may take `action` at all (else 403)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not may(principal, action):
+            raise Forbidden(
+                f"a {principal.role.value} may not {action}",
+                {"role": principal.role.value, "action": action},
+            )
+        return principal
+
+    return check
+
+
+class RateLimiter:
+    """A per-client sliding window for the public intake (residents' app, Open311). In memory,
+    per API process: behind several replicas the limit is per replica."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, list[float]] = defaultdict(list)
+
+    def hit(self, client: str) -> None:
+        now = time.monotonic()
+        recent = [t for t in self._hits[client] if now - t < 60.0]
+        if len(recent) >= self.per_minute:
+            retry = int(60.0 - (now - recent[0])) + 1
+            self._hits[client] = recent
+            raise TooManyRequests(
+                f"more than {self.per_minute} requests a minute",
+                {"retry_after_seconds": retry},
+            )
+        recent.append(now)
+        self._hits[client] = recent
+
+
+def rate_limited(request: Request, client: str) -> None:
+    limiter: RateLimiter = request.app.state.intake_limiter
+    limiter.hit(client)

@@ -1,0 +1,48 @@
+"""The permission table and the scope rules, directly."""
+
+from __future__ import annotations
+
+from domain.permissions import CaseScope, Principal, Role, in_scope, mask_phone, may
+
+CASE = CaseScope(
+    case_id="LC-2026-000001",
+    unit="GT-C01-G01",
+    grid="C01-G01",
+    community="C01",
+    community_unit="CO-C01",
+    agencies=("DA-POLICE",),
+)
+
+
+def who(role: Role, **scope: object) -> Principal:
+    return Principal(subject="someone", role=role, **scope)  # type: ignore[arg-type]
+
+
+def test_roles_take_only_their_actions() -> None:
+    assert may(who(Role.unit_handler, unit="GT-C01-G01"), "accept")
+    assert not may(who(Role.dispatcher), "accept")
+    assert may(who(Role.dispatcher), "reassign") and not may(who(Role.unit_handler), "reassign")
+    assert not may(who(Role.operator), "urge") and may(who(Role.operator), "stats")
+    assert may(who(Role.resident, case_id=CASE.case_id), "rate")
+    assert not may(who(Role.resident), "list")
+    assert all(may(who(Role.admin), action) for action in ("accept", "merge", "codec"))
+
+
+def test_each_role_sees_its_own_cases_only() -> None:
+    assert in_scope(who(Role.unit_handler, unit="GT-C01-G01"), CASE)
+    assert in_scope(who(Role.unit_handler, unit="CO-C01"), CASE)  # its community's committee
+    assert not in_scope(who(Role.unit_handler, unit="GT-C02-G01"), CASE)
+    assert in_scope(who(Role.grid_worker, grids=("C01-G01",)), CASE)
+    assert not in_scope(who(Role.grid_worker, grids=("C01-G02",)), CASE)
+    assert in_scope(who(Role.supervisor, community="C01"), CASE)
+    assert in_scope(who(Role.supervisor), CASE)  # the subdistrict's
+    assert not in_scope(who(Role.supervisor, community="C02"), CASE)
+    assert in_scope(who(Role.agency, unit="DA-POLICE"), CASE)
+    assert not in_scope(who(Role.agency, unit="DA-JUSTICE"), CASE)
+    assert in_scope(who(Role.resident, case_id=CASE.case_id), CASE)
+    assert not in_scope(who(Role.resident, case_id="LC-2026-000002"), CASE)
+
+
+def test_phone_numbers_are_masked() -> None:
+    assert mask_phone("13900000002") == "139****0002"
+    assert mask_phone("12345") == "****"
