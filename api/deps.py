@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -28,15 +28,6 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-def get_actor(
-    x_actor: Annotated[
-        str | None, Header(max_length=100, description="Who acts (until auth lands)")
-    ] = None,
-) -> str:
-    return x_actor or "dispatcher"
-
-
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-CurrentActor = Annotated[str, Depends(get_actor)]

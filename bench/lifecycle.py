@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ from temporalio.worker import Worker
 
 from api.main import create_app
 from bench.bare import STEPS, BareCaseWorkflow, bare_step
+from core.auth import issue
 from core.config import Settings
 from core.temporal import data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
+from domain.permissions import Principal, Role
 from worker.main import build_worker
 from worker.stack import create_database, start_postgres, start_temporal
 
@@ -112,13 +115,21 @@ async def gridcase_run(
             build_worker(client, sessions, settings.task_queue),
             app.router.lifespan_context(app),
             httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://bench",
+                timeout=120,
+                headers={"Authorization": f"Bearer {admin_token(settings)}"},
             ) as api,
         ):
             seconds = await bounded(concurrency, count, one)
     finally:
         await engine.dispose()
     return seconds, intake_seconds, ids
+
+
+def admin_token(settings: Settings) -> str:
+    principal = Principal(subject="bench", role=Role.admin)
+    return issue(settings, principal, timedelta(hours=2))
 
 
 async def history_length(client: Client, workflow_id: str) -> int:
