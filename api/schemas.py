@@ -97,7 +97,10 @@ class CaseSummary(BaseModel):
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_before: int | None = Field(
-        description="Pass as `before` to get the next page; null on the last page."
+        description="sort=newest: pass as `before` to get the next page; null on the last page."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="sort=due: pass as `cursor` to get the next page."
     )
 
     @classmethod

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -188,9 +188,22 @@ async def page(
     before: int | None,
     limit: int,
     conditions: Sequence[ColumnElement[bool]] = (),
+    by_due: bool = False,
+    after: tuple[datetime, int] | None = None,
 ) -> Sequence[Case]:
-    """Newest first, keyset-paginated by case number (stable while cases change)."""
-    query = select(Case).order_by(Case.number.desc()).limit(limit)
+    """Newest first, keyset-paginated by case number (stable while cases change); or by due
+    time, earliest first, keyset on (due_at, number) (`after` the last row of a page)."""
+    if by_due:
+        query = (
+            select(Case)
+            .where(Case.due_at.is_not(None))
+            .order_by(Case.due_at, Case.number)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(Case.due_at, Case.number) > tuple_(*after))
+    else:
+        query = select(Case).order_by(Case.number.desc()).limit(limit)
     for column, value in filters.items():
         if value is not None:
             query = query.where(getattr(Case, column) == value)

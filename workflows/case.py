@@ -1116,6 +1116,23 @@ class CaseWorkflow:
         self._persisted_seq = events[-1].seq
         self._version += 1
         workflow.upsert_search_attributes(self._search_attributes())
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        """What an operator reads on the workflow's page in the Temporal UI."""
+        pending = self._pending()
+        due = (
+            f"{pending[0].kind.value} due {pending[0].due_at:%Y-%m-%d %H:%M} UTC"
+            if pending
+            else "-"
+        )
+        lines = [
+            f"**{self._status.value}** · unit {self._unit or '-'} · {due}",
+            f"escalation level {self._level}" + (" · overdue" if self._overdue else ""),
+        ]
+        if self._linkage is not None:
+            lines.append(f"linkage {self._linkage.status.value}")
+        return "\n\n".join(lines)
 
     def _search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         pending = self._pending()

@@ -6,6 +6,7 @@ and reads come from the PostgreSQL record (plus a live query for timers)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -288,7 +289,21 @@ async def list_cases(
     unit: str | None = None,
     category: str | None = None,
     overdue: bool | None = None,
-    before: Annotated[int | None, Query(ge=1, description="Case number to page from")] = None,
+    at_risk: Annotated[
+        bool | None, Query(description="Past the warning point of its next deadline, not yet due")
+    ] = None,
+    due_before: datetime | None = None,
+    escalated: bool | None = None,
+    linkage: Annotated[str | None, Query(pattern="^(open|completed|cancelled)$")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Text in title, description or address"),
+    ] = None,
+    sort: Annotated[str, Query(pattern="^(newest|due)$")] = "newest",
+    before: Annotated[int | None, Query(ge=1, description="sort=newest: the next_before")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="sort=due: the next_cursor")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     filters = {
@@ -298,15 +313,54 @@ async def list_cases(
         "unit": unit,
         "category": category,
     }
+    now = datetime.now(UTC)
+    conditions = scope_conditions(principal)
+    if at_risk is not None:
+        risky = (Case.warn_at <= now) & (Case.due_at > now)
+        conditions.append(risky if at_risk else ~risky | Case.warn_at.is_(None))
+    if due_before is not None:
+        conditions.append(Case.due_at < due_before)
+    if escalated is not None:
+        conditions.append((Case.escalation_level > 0) == escalated)
+    if linkage is not None:
+        conditions.append(Case.linkage == linkage)
+    if q is not None:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            Case.title.ilike(pattern)
+            | Case.description.ilike(pattern)
+            | Case.address.ilike(pattern)
+        )
     rows = await cases.page(
         session,
         filters=filters,
         overdue=overdue,
         before=before,
         limit=limit + 1,
-        conditions=scope_conditions(principal),
+        conditions=conditions,
+        by_due=sort == "due",
+        after=_decode_cursor(cursor) if cursor else None,
     )
-    return CasePage.of(rows, limit)
+    page = CasePage.of(rows, limit)
+    if sort == "due":
+        page.next_before = None
+        last = page.items[-1] if len(rows) > limit else None
+        if last is not None and last.due_at is not None:
+            page.next_cursor = _encode_cursor(last.due_at, last.number)
+    return page
+
+
+def _encode_cursor(due_at: datetime, number: int) -> str:
+    raw = f"{due_at.isoformat()}|{number}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        due, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(due), int(number)
+    except ValueError:
+        raise InvalidReference("not a cursor from this list", {"field": "cursor"}) from None
 
 
 def scope_conditions(principal: Principal) -> list[ColumnElement[bool]]:
