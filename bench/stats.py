@@ -115,6 +115,11 @@ async def main(cases_wanted: int, repeat: int) -> None:
                 session, start=month_start, end=month_end, group_by=["community"]
             )
 
+        async def month_by_community_direct(session: AsyncSession) -> Any:
+            return await stats.case_stats_direct(
+                session, start=month_start, end=month_end, group_by=["community"]
+            )
+
         async def year_by_month_category(session: AsyncSession) -> Any:
             return await stats.case_stats(
                 session, start=year_start, end=year_end, group_by=["month", "category"]
@@ -134,6 +139,9 @@ async def main(cases_wanted: int, repeat: int) -> None:
         results = {
             "baseline count(*) one month": await measure(sessions, baseline, repeat),
             "(a) month by community": await measure(sessions, month_by_community, repeat),
+            "(a') the same from the cases, no rollup": await measure(
+                sessions, month_by_community_direct, max(5, repeat // 4)
+            ),
             "(b) year by month, category": await measure(
                 sessions, year_by_month_category, max(5, repeat // 4)
             ),

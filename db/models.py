@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -256,3 +256,55 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
     )
+
+
+ROLLUP_COUNTERS = (
+    "received",
+    "dispatched",
+    "closed",
+    "overdue",
+    "escalated",
+    "linked",
+    "returned",
+    "rejected",
+    "unrated",
+    "rated",
+    "satisfied",
+    "basically_satisfied",
+    "unsatisfied",
+    "solved",
+    "accepted_on_time",
+    "replied",
+    "replied_on_time",
+)
+
+
+class CaseRollup(Base):
+    """KPI counters per local day of receipt and place, kept by the `cases_rollup` trigger
+    (migration 0005): read-only to the code. Empty strings stand for no community/grid/unit."""
+
+    __tablename__ = "case_rollup"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    community: Mapped[str] = mapped_column(String(32), primary_key=True)
+    grid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    escalated: Mapped[int] = mapped_column(Integer, default=0)
+    linked: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    unrated: Mapped[int] = mapped_column(Integer, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
+    solved: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    replied: Mapped[int] = mapped_column(Integer, default=0)
+    replied_on_time: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.main import create_app
@@ -236,9 +236,50 @@ async def test_a_generated_month_agrees_with_its_event_log(
                 session, start=start, end=end, group_by=group_by
             )
             assert _by_group(record) == _by_group(replayed), group_by
+            # The trigger-kept rollup (what the API reads) and the rows themselves agree.
+            direct = await stats.case_stats_direct(session, start=start, end=end, group_by=group_by)
+            rolled = await stats.case_stats_from_rollup(
+                session, start=start, end=end, group_by=group_by
+            )
+            assert _by_group(rolled) == _by_group(direct), group_by
         total = _by_group(await stats.case_stats(session, start=start, end=end, group_by=[]))[()]
     # A realistic mix: some still open at the month's end, some late, returned, unrated.
     assert total["received"] == 600 and 0 < total["open"] < 150
     assert total["overdue"] > 0 and total["returned"] > 0 and total["unrated"] > 0
     assert total["satisfied"] > total["basically_satisfied"] > 0
     assert total["rated"] < total["closed"]
+
+
+async def test_the_rollup_follows_every_change_of_a_case(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Updates move a case between counters (and groups) in the same transaction; a no-op
+    write changes nothing; a deleted row leaves nothing behind."""
+    start = datetime(2022, 5, 1, tzinfo=SUBDISTRICT_TZ)
+    end = datetime(2022, 6, 1, tzinfo=SUBDISTRICT_TZ)
+    async with sessions.begin() as session:
+        await generate(session, cases=40, months=1, seed=3, end=date(2022, 6, 1))
+    async with sessions.begin() as session:
+        victim = await session.scalar(
+            select(Case).where(Case.received_at >= start, Case.received_at < end).limit(1)
+        )
+        assert victim is not None
+        victim.unit, victim.overdue, victim.escalation_level = "SD-CENTER", True, 2
+    async with sessions.begin() as session:
+        gone = await session.scalar(
+            select(Case)
+            .where(Case.received_at >= start, Case.received_at < end, Case.id != victim.id)
+            .limit(1)
+        )
+        assert gone is not None
+        await session.execute(delete(CaseEventRow).where(CaseEventRow.case_id == gone.id))
+        await session.delete(gone)
+    async with sessions() as session:
+        for group_by in ([], ["unit"], ["community", "day"]):
+            direct = await stats.case_stats_direct(session, start=start, end=end, group_by=group_by)
+            rolled = await stats.case_stats_from_rollup(
+                session, start=start, end=end, group_by=group_by
+            )
+            assert _by_group(rolled) == _by_group(direct), group_by
+        total = _by_group(await stats.case_stats(session, start=start, end=end, group_by=[]))[()]
+    assert total["received"] == 39 and total["escalated"] >= 1
