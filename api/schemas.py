@@ -21,6 +21,7 @@ from domain.common import Code, ShortText, Text
 from domain.kpi import StatsRow
 from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
+from domain.timeline import DeadlineState
 
 
 class CaseCreate(BaseModel):
@@ -118,6 +119,9 @@ class EventOut(BaseModel):
     at: datetime
     actor: str
     data: dict[str, object]
+    deadlines: dict[str, DeadlineState] = Field(
+        default={}, description="Where each deadline stood after this event"
+    )
 
 
 class CommunityOut(BaseModel):

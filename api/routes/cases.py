@@ -89,6 +89,7 @@ from domain.permissions import (
     mask_phone,
     may,
 )
+from domain.timeline import deadline_states
 from workflows import search_attributes as sa
 from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW, CaseWorkflow
 from workflows.linkage import LinkageWorkflow, linkage_id
@@ -398,7 +399,11 @@ async def case_events(
     principal: Annotated[Principal, Depends(allowed("read"))],
 ) -> list[EventOut]:
     await _visible_or_404(session, temporal, principal, case_id)
-    return [EventOut.model_validate(e) for e in await cases.events(session, case_id)]
+    events = await cases.events(session, case_id)
+    return [
+        EventOut.model_validate(e).model_copy(update={"deadlines": states})
+        for e, states in zip(events, deadline_states(events), strict=True)
+    ]
 
 
 async def _live(temporal: Client, case_id: str, settings: Settings) -> LiveState | None:

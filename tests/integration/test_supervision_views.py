@@ -74,6 +74,15 @@ async def test_list_filters_search_and_due_order(api: httpx.AsyncClient, session
         )
     assert await ids(at_risk=True) == [plain["id"]]
 
+    # The timeline says, at every step, where each deadline stood.
+    accepted = await api.post(f"/v1/cases/{plain['id']}/accept", json={})
+    assert accepted.status_code == 200
+    timeline = (await api.get(f"/v1/cases/{plain['id']}/events")).json()
+    assert timeline[1]["data"]["rule"] and timeline[1]["deadlines"]["accept"]["state"] == "pending"
+    assert (
+        timeline[-1]["type"] == "accept" and timeline[-1]["deadlines"]["accept"]["state"] == "met"
+    )
+
 
 async def test_every_operator_query_in_the_readme_runs_and_finds_its_cases(
     api: httpx.AsyncClient, dev_server: WorkflowEnvironment
