@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Boolean, ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ROLLUP_COUNTERS, Case, CaseEventRow, CaseRollup
+from db.models import ROLLUP_COUNTERS, Case, CaseEventRow, CaseRollup, CaseRollupMonth
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import (
     GRADES,
@@ -81,9 +81,21 @@ async def case_stats(
     """Counts and rates per group of the cases received in [start, end), ordered by group:
     from the rollup when the period is whole local days (always, through the API's dates),
     else straight from the cases."""
+    if _local_month_start(start) and _local_month_start(end) and set(group_by) <= MONTHLY_KEYS:
+        return await case_stats_from_rollup(
+            session, start=start, end=end, group_by=group_by, table=CaseRollupMonth
+        )
     if _local_midnight(start) and _local_midnight(end):
         return await case_stats_from_rollup(session, start=start, end=end, group_by=group_by)
     return await case_stats_direct(session, start=start, end=end, group_by=group_by)
+
+
+# What the monthly rollup can group by.
+MONTHLY_KEYS = {"community", "category", "channel", "month"}
+
+
+def _local_month_start(moment: datetime) -> bool:
+    return _local_midnight(moment) and moment.astimezone(SUBDISTRICT_TZ).day == 1
 
 
 def _local_midnight(moment: datetime) -> bool:
@@ -91,30 +103,39 @@ def _local_midnight(moment: datetime) -> bool:
     return local.timetz().replace(tzinfo=None) == time()
 
 
-def _rollup_group_column(key: str) -> ColumnElement[Any]:
-    day = CaseRollup.day
+def _rollup_group_column(
+    key: str, table: type[CaseRollup] | type[CaseRollupMonth]
+) -> ColumnElement[Any]:
+    day = table.month if table is CaseRollupMonth else CaseRollup.day
     if key == "day":
         return func.to_char(day, "YYYY-MM-DD")
     if key == "week":
         return func.to_char(func.date_trunc("week", day), 'IYYY-"W"IW')
     if key == "month":
         return func.to_char(day, "YYYY-MM")
-    column: ColumnElement[Any] = getattr(CaseRollup, key)
+    column: ColumnElement[Any] = getattr(table, key)
     return func.nullif(column, "") if key in ("community", "grid", "unit") else column
 
 
 async def case_stats_from_rollup(
-    session: AsyncSession, *, start: datetime, end: datetime, group_by: list[str]
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: list[str],
+    table: type[CaseRollup] | type[CaseRollupMonth] = CaseRollup,
 ) -> list[StatsRow]:
-    """The same figures summed from case_rollup, for whole local days [start, end)."""
+    """The same figures summed from a rollup: the daily one for whole local days [start, end),
+    the monthly one for whole months."""
     keys = check_group_by(group_by)
-    groups = [_rollup_group_column(k).label(f"g_{k}") for k in keys]
-    sums = [func.sum(getattr(CaseRollup, c)).label(f"c_{c}") for c in ROLLUP_COUNTERS]
+    period = table.month if table is CaseRollupMonth else CaseRollup.day
+    groups = [_rollup_group_column(k, table).label(f"g_{k}") for k in keys]
+    sums = [func.sum(getattr(table, c)).label(f"c_{c}") for c in ROLLUP_COUNTERS]
     query = (
         select(*groups, *sums)
         .where(
-            CaseRollup.day >= start.astimezone(SUBDISTRICT_TZ).date(),
-            CaseRollup.day < end.astimezone(SUBDISTRICT_TZ).date(),
+            period >= start.astimezone(SUBDISTRICT_TZ).date(),
+            period < end.astimezone(SUBDISTRICT_TZ).date(),
         )
         .group_by(*[g.element for g in groups])
         .order_by(*[g.asc().nulls_last() for g in groups])

@@ -19,7 +19,7 @@ from api.main import create_app
 from core.config import Settings
 from db import stats
 from db.generate import CaseSpec, generate, insert_cases, load_reference
-from db.models import Case, CaseEventRow
+from db.models import Case, CaseEventRow, CaseRollupMonth
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import StatsRow
 from tests.conftest import bearer
@@ -242,6 +242,12 @@ async def test_a_generated_month_agrees_with_its_event_log(
                 session, start=start, end=end, group_by=group_by
             )
             assert _by_group(rolled) == _by_group(direct), group_by
+        for group_by in ([], ["community"], ["category", "month"], ["channel"]):
+            monthly = await stats.case_stats_from_rollup(
+                session, start=start, end=end, group_by=group_by, table=CaseRollupMonth
+            )
+            direct = await stats.case_stats_direct(session, start=start, end=end, group_by=group_by)
+            assert _by_group(monthly) == _by_group(direct), group_by
         total = _by_group(await stats.case_stats(session, start=start, end=end, group_by=[]))[()]
     # A realistic mix: some still open at the month's end, some late, returned, unrated.
     assert total["received"] == 600 and 0 < total["open"] < 150
@@ -281,5 +287,12 @@ async def test_the_rollup_follows_every_change_of_a_case(
                 session, start=start, end=end, group_by=group_by
             )
             assert _by_group(rolled) == _by_group(direct), group_by
+        monthly = await stats.case_stats_from_rollup(
+            session, start=start, end=end, group_by=["community"], table=CaseRollupMonth
+        )
+        direct = await stats.case_stats_direct(
+            session, start=start, end=end, group_by=["community"]
+        )
+        assert _by_group(monthly) == _by_group(direct)
         total = _by_group(await stats.case_stats(session, start=start, end=end, group_by=[]))[()]
     assert total["received"] == 39 and total["escalated"] >= 1

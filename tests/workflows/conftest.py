@@ -73,10 +73,12 @@ async def start(
                     path.write_text(history.to_json(), encoding="utf-8")
         # A case left open would keep firing timers at a queue nobody polls any more, and the
         # test server stops skipping time while a workflow task is outstanding.
+        # Children first: a parent's close would ask them to cancel on a queue nobody polls.
         for handle in started:
-            latest = time_skipping.client.get_workflow_handle(handle.id)  # after continue-as-new
-            with contextlib.suppress(RPCError):  # already closed
-                await latest.terminate("test over")
+            for workflow_id in (linkage_id(handle.id), handle.id):
+                latest = time_skipping.client.get_workflow_handle(workflow_id)
+                with contextlib.suppress(RPCError):  # already closed, or never started
+                    await latest.terminate("test over")
 
 
 async def events_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[str]:
