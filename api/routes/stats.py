@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth import CurrentPrincipal
 from api.deps import SessionDep
 from api.errors import InvalidQuery
 from api.schemas import StatsOut
@@ -25,6 +28,7 @@ from domain.kpi import (
     parse_bound,
     total,
 )
+from domain.permissions import Principal, Role
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -40,6 +44,7 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
 async def case_stats(
     request: Request,
     session: SessionDep,
+    principal: CurrentPrincipal,
     from_: Annotated[
         str,
         Query(
@@ -65,7 +70,7 @@ async def case_stats(
         start, end = local_range(first, last)
     except InvalidStatsQuery as invalid:
         raise InvalidQuery(str(invalid), invalid.details) from None
-    rows = await stats.case_stats(session, start=start, end=end, group_by=keys)
+    rows = await _scoped_stats(session, principal, start, end, keys)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(
             _csv(keys, rows),
@@ -75,6 +80,23 @@ async def case_stats(
     return StatsOut(
         from_=first.isoformat(), to=last.isoformat(), group_by=keys, rows=rows, total=total(rows)
     )
+
+
+async def _scoped_stats(
+    session: AsyncSession, principal: Principal, start: datetime, end: datetime, keys: list[str]
+) -> list[StatsRow]:
+    """A community's supervisor sees its community's figures only: grouped by community too,
+    the others dropped, and the extra key taken out again."""
+    community = principal.community if principal.role is Role.supervisor else None
+    if community is None:
+        return await stats.case_stats(session, start=start, end=end, group_by=keys)
+    by_community = ["community", *(k for k in keys if k != "community")]
+    rows = await stats.case_stats(session, start=start, end=end, group_by=by_community)
+    return [
+        StatsRow.of({k: r.group[k] for k in keys}, r.counts)
+        for r in rows
+        if r.group["community"] == community
+    ]
 
 
 def _csv(keys: list[str], rows: list[StatsRow]) -> str:

@@ -296,3 +296,23 @@ async def test_the_rollup_follows_every_change_of_a_case(
         assert _by_group(monthly) == _by_group(direct)
         total = _by_group(await stats.case_stats(session, start=start, end=end, group_by=[]))[()]
     assert total["received"] == 39 and total["escalated"] >= 1
+
+
+async def test_a_community_supervisor_sees_only_its_communitys_figures(
+    api: httpx.AsyncClient, march: list[str]
+) -> None:
+    month = {"from": "2024-03-01", "to": "2024-03-31"}
+    everyone = (await api.get("/v1/stats", params={**month, "group_by": "community"})).json()
+    per_community = {r["group"]["community"]: r["counts"] for r in everyone["rows"]}
+    assert len(per_community) >= 1
+    community, counts = next(iter(per_community.items()))
+    scoped = await api.get(
+        "/v1/stats",
+        params={**month, "group_by": "channel"},
+        headers=bearer("supervisor", community=community),
+    )
+    assert scoped.status_code == 200
+    assert scoped.json()["total"]["counts"] == counts  # its community, nothing else
+    assert all(set(r["group"]) == {"channel"} for r in scoped.json()["rows"])
+    handler = bearer("unit_handler", unit="GT-C01-G01")
+    assert (await api.get("/v1/stats", params=month, headers=handler)).status_code == 403
