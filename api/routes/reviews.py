@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.auth import CurrentPrincipal
 from api.deps import SessionDep
+from api.routes.cases import scope_conditions
 from api.schemas import CasePage
 from db import cases
 
@@ -16,6 +18,7 @@ router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 @router.get("", response_model=CasePage)
 async def review_queue(
     session: SessionDep,
+    principal: CurrentPrincipal,
     community: str | None = None,
     unit: str | None = None,
     before: Annotated[int | None, Query(ge=1, description="Case number to page from")] = None,
@@ -28,5 +31,6 @@ async def review_queue(
         overdue=None,
         before=before,
         limit=limit + 1,
+        conditions=scope_conditions(principal),  # a community's supervisor: its community
     )
     return CasePage.of(rows, limit)

@@ -302,6 +302,9 @@ async def test_the_review_queue_lists_twice_unsatisfied_cases(api: httpx.AsyncCl
     await drive(api, case_id, unsatisfied)
     queue = (await api.get("/v1/reviews")).json()["items"]
     assert case_id in [c["id"] for c in queue]
+    for community, listed in (("C01", True), ("C02", False)):
+        theirs = await api.get("/v1/reviews", headers=bearer("supervisor", community=community))
+        assert (case_id in [c["id"] for c in theirs.json()["items"]]) is listed
     closed = await drive(api, case_id, ("review_close", {"verdict": "已尽力处理"}))
     assert closed["status"] == "closed"
     assert case_id not in [c["id"] for c in (await api.get("/v1/reviews")).json()["items"]]
