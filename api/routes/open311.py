@@ -7,11 +7,13 @@ parameter is read by hand so that no validation error escapes in a non-Open311 s
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree import ElementTree
 
 import yaml
@@ -76,10 +78,24 @@ def _error(fmt: str, status: int, description: str) -> Response:
     return _render(fmt, [{"code": status, "description": description}], "errors", "error", status)
 
 
-def _format(fmt: str) -> str:
-    if fmt not in ("json", "xml"):
-        raise Open311Error(404, f"unknown format {fmt!r}: use .json or .xml")
-    return fmt
+Route = TypeVar("Route", bound=Callable[..., Awaitable[Response]])
+
+
+def spec_errors(route: Route) -> Route:
+    """Every Open311 route: `.json` or `.xml` only, and any Open311Error answered in the spec's
+    shape and in the format asked for (JSON when the format itself is wrong)."""
+
+    @functools.wraps(route)
+    async def answer(*args: Any, **kwargs: Any) -> Response:
+        fmt = kwargs.get("fmt", "json")
+        try:
+            if fmt not in ("json", "xml"):
+                raise Open311Error(404, f"unknown format {fmt!r}: use .json or .xml")
+            return await route(*args, **kwargs)
+        except Open311Error as e:
+            return _error(fmt if fmt in ("json", "xml") else "json", e.status, e.description)
+
+    return answer  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=4)
@@ -105,11 +121,8 @@ def _service(category: Category, definitions: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/services.{fmt}")
+@spec_errors
 async def services(fmt: str, request: Request, settings: SettingsDep) -> Response:
-    try:
-        fmt = _format(fmt)
-    except Open311Error as e:
-        return _error("json", e.status, e.description)
     async with _sessions(request)() as session:
         categories = (await session.scalars(select(Category).order_by(Category.code))).all()
     definitions = _definitions(settings.config_dir)
@@ -118,17 +131,14 @@ async def services(fmt: str, request: Request, settings: SettingsDep) -> Respons
 
 
 @router.get("/services/{code}.{fmt}")
+@spec_errors
 async def service_definition(
     code: str, fmt: str, request: Request, settings: SettingsDep
 ) -> Response:
-    try:
-        fmt = _format(fmt)
-    except Open311Error as e:
-        return _error("json", e.status, e.description)
     async with _sessions(request)() as session:
         category = await session.get(Category, code)
     if category is None:
-        return _error(fmt, 404, f"no service {code!r}")
+        raise Open311Error(404, f"no service {code!r}")
     attributes = [
         {
             "variable": True,
@@ -150,24 +160,21 @@ async def service_definition(
 
 
 @router.post("/requests.{fmt}")
+@spec_errors
 async def post_request(
     fmt: str, request: Request, temporal: TemporalDep, settings: SettingsDep
 ) -> Response:
     """Form-encoded, as the spec says; answers `service_request_id` (routing done) at once."""
+    form = await request.form()
+    field = {k: str(v) for k, v in form.items()}
+    if field.get("api_key") not in settings.open311_api_keys:
+        raise Open311Error(403, "a valid api_key is required to post service requests")
     try:
-        fmt = _format(fmt)
-        form = await request.form()
-        field = {k: str(v) for k, v in form.items()}
-        if field.get("api_key") not in settings.open311_api_keys:
-            raise Open311Error(403, "a valid api_key is required to post service requests")
-        try:
-            rate_limited(request, f"open311:{field['api_key']}")
-        except TooManyRequests as limited:
-            raise Open311Error(429, limited.message) from None
-        body = await _case_from_form(request, field)
-        case, _ = await file_case(_sessions(request), temporal, settings, body)
-    except Open311Error as e:
-        return _error(fmt if fmt in ("json", "xml") else "json", e.status, e.description)
+        rate_limited(request, f"open311:{field['api_key']}")
+    except TooManyRequests as limited:
+        raise Open311Error(429, limited.message) from None
+    body = await _case_from_form(request, field)
+    case, _ = await file_case(_sessions(request), temporal, settings, body)
     notice = f"预计答复时限 {_expected(case.deadlines) or '待派单'}"
     body_out = [{"service_request_id": case.id, "service_notice": notice, "account_id": None}]
     return _render(fmt, body_out, "service_requests", "request", 201)
@@ -224,64 +231,55 @@ def _explain(error: Exception) -> str:
 
 
 @router.get("/tokens/{token}.{fmt}")
+@spec_errors
 async def token(token: str, fmt: str, request: Request) -> Response:
     """Requests are created at once, so a token is the service_request_id itself."""
-    try:
-        fmt = _format(fmt)
-    except Open311Error as e:
-        return _error("json", e.status, e.description)
     async with _sessions(request)() as session:
         case = await session.get(Case, token)
     if case is None:
-        return _error(fmt, 404, f"no token {token!r}")
+        raise Open311Error(404, f"no token {token!r}")
     return _render(
         fmt, [{"service_request_id": case.id, "token": token}], "service_requests", "request"
     )
 
 
 @router.get("/requests.{fmt}")
+@spec_errors
 async def get_requests(fmt: str, request: Request) -> Response:
-    try:
-        fmt = _format(fmt)
-        params = request.query_params
-        query = select(Case).order_by(Case.number.desc()).limit(MAX_REQUESTS)
-        ids = params.get("service_request_id")
-        if ids:  # overrides every other parameter, as the spec says
-            query = query.where(Case.id.in_([i.strip() for i in ids.split(",") if i.strip()]))
-        else:
-            end = _when(params.get("end_date")) or datetime.now(UTC)
-            start = _when(params.get("start_date")) or end - MAX_RANGE
-            if end - start > MAX_RANGE:
-                raise Open311Error(400, "start_date to end_date may not span more than 90 days")
-            query = query.where(Case.received_at >= start, Case.received_at <= end)
-            if codes := params.get("service_code"):
-                query = query.where(Case.category.in_([c.strip() for c in codes.split(",")]))
-            if wanted := params.get("status"):
-                states = {s.strip() for s in wanted.split(",")}
-                if not states <= {"open", "closed"}:
-                    raise Open311Error(400, "status is open or closed")
-                if states == {"open"}:
-                    query = query.where(Case.status != "closed")
-                elif states == {"closed"}:
-                    query = query.where(Case.status == "closed")
-        async with _sessions(request)() as session:
-            rows = (await session.scalars(query)).all()
-            body = [await _request_out(session, r) for r in rows]
-    except Open311Error as e:
-        return _error(fmt if fmt in ("json", "xml") else "json", e.status, e.description)
+    params = request.query_params
+    query = select(Case).order_by(Case.number.desc()).limit(MAX_REQUESTS)
+    ids = params.get("service_request_id")
+    if ids:  # overrides every other parameter, as the spec says
+        query = query.where(Case.id.in_([i.strip() for i in ids.split(",") if i.strip()]))
+    else:
+        end = _when(params.get("end_date")) or datetime.now(UTC)
+        start = _when(params.get("start_date")) or end - MAX_RANGE
+        if end - start > MAX_RANGE:
+            raise Open311Error(400, "start_date to end_date may not span more than 90 days")
+        query = query.where(Case.received_at >= start, Case.received_at <= end)
+        if codes := params.get("service_code"):
+            query = query.where(Case.category.in_([c.strip() for c in codes.split(",")]))
+        if wanted := params.get("status"):
+            states = {s.strip() for s in wanted.split(",")}
+            if not states <= {"open", "closed"}:
+                raise Open311Error(400, "status is open or closed")
+            if states == {"open"}:
+                query = query.where(Case.status != "closed")
+            elif states == {"closed"}:
+                query = query.where(Case.status == "closed")
+    async with _sessions(request)() as session:
+        rows = (await session.scalars(query)).all()
+        body = [await _request_out(session, r) for r in rows]
     return _render(fmt, body, "service_requests", "request")
 
 
 @router.get("/requests/{request_id}.{fmt}")
+@spec_errors
 async def get_request(request_id: str, fmt: str, request: Request) -> Response:
-    try:
-        fmt = _format(fmt)
-    except Open311Error as e:
-        return _error("json", e.status, e.description)
     async with _sessions(request)() as session:
         case = await session.get(Case, request_id)
         if case is None:
-            return _error(fmt, 404, f"no service request {request_id!r}")
+            raise Open311Error(404, f"no service request {request_id!r}")
         body = [await _request_out(session, case)]
     return _render(fmt, body, "service_requests", "request")
 
