@@ -616,10 +616,15 @@ class CaseWorkflow:
             self._record(Action.merge, input.actor, into=input.into, reason=input.reason)
             self._notify(self._reporter(), "merged", f"已并入 {input.into} 一并办理")
             self._close(Outcome.duplicate)
-        await workflow.get_external_workflow_handle(input.into).signal(
-            "merged_case",
-            MergedCase(case_id=self._intake.case_id, title=self._intake.title, actor=input.actor),
-        )
+        try:
+            await workflow.get_external_workflow_handle(input.into).signal(
+                "merged_case",
+                MergedCase(
+                    case_id=self._intake.case_id, title=self._intake.title, actor=input.actor
+                ),
+            )
+        except Exception as lost:  # the master closed meanwhile: this case's record still says
+            workflow.logger.warning("merge into %s not delivered: %s", input.into, lost)
         return self._view()
 
     @merge.validator
