@@ -26,10 +26,10 @@ from db.models import (
     SlaPolicyRow,
     Unit,
 )
-from domain.calendar import SUBDISTRICT_TZ, is_working_day
+from domain.calendar import SUBDISTRICT_TZ
 from domain.escalation import warn_point
 from domain.routing import NoRoutingRule, RoutingRule, route
-from domain.sla import DeadlineKind, SlaPolicy, parse_limit, select_policy
+from domain.sla import DeadlineKind, SlaPolicy, due_at, select_policy
 
 PREFIX = "GEN"
 BATCH = 5_000
@@ -113,30 +113,6 @@ class _Cut(Exception):
     """The next step lies after `as_of`: the case is still open there."""
 
 
-_WORKING_DAY_OFFSETS: dict[tuple[date, int], int] = {}
-
-
-def _due(start: datetime, limit: str) -> datetime:
-    """domain.sla.due_at, with the working-day count cached per (date, days) for bulk runs."""
-    amount, unit = parse_limit(limit)
-    if unit == "m":
-        return start + timedelta(minutes=amount)
-    if unit == "h":
-        return start + timedelta(hours=amount)
-    local = start.astimezone(SUBDISTRICT_TZ)
-    if unit == "d":
-        return (local + timedelta(days=amount)).astimezone(UTC)
-    key = (local.date(), amount)
-    if key not in _WORKING_DAY_OFFSETS:
-        day, left, offset = local.date(), amount, 0
-        while left > 0:
-            day += timedelta(days=1)
-            offset += 1
-            left -= is_working_day(day)
-        _WORKING_DAY_OFFSETS[key] = offset
-    return (local + timedelta(days=_WORKING_DAY_OFFSETS[key])).astimezone(UTC)
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -215,7 +191,7 @@ class _Builder:
         )
 
     def deadline(self, kind: str) -> None:
-        due = _due(self.now, self.policy.limit(DeadlineKind(kind)))
+        due = due_at(self.now, self.policy.limit(DeadlineKind(kind)), SUBDISTRICT_TZ)
         self.deadlines[kind] = {
             "kind": kind,
             "due_at": due,

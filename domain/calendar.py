@@ -9,6 +9,7 @@ around a movable holiday, which errs on the resident's side.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -35,10 +36,15 @@ def add_working_days(start: datetime, days: int) -> datetime:
     """
     if days < 0:
         raise ValueError("days must not be negative")
-    current = start
+    return start + timedelta(days=(working_day_after(start.date(), days) - start.date()).days)
+
+
+@lru_cache(maxsize=8192)
+def working_day_after(day: date, days: int) -> date:
+    """The `days`-th working day after `day` (cached: bulk history asks the same dates often)."""
     remaining = days
     while remaining > 0:
-        current += timedelta(days=1)
-        if is_working_day(current.date()):
+        day += timedelta(days=1)
+        if is_working_day(day):
             remaining -= 1
-    return current
+    return day
