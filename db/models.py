@@ -258,28 +258,32 @@ class Notification(Base):
     )
 
 
-ROLLUP_COUNTERS = (
-    "received",
-    "dispatched",
-    "closed",
-    "overdue",
-    "escalated",
-    "linked",
-    "returned",
-    "rejected",
-    "unrated",
-    "rated",
-    "satisfied",
-    "basically_satisfied",
-    "unsatisfied",
-    "solved",
-    "accepted_on_time",
-    "replied",
-    "replied_on_time",
-)
+class RollupCounters:
+    """The KPI counters both rollups keep (their definitions: migration 0005, `_counters`)."""
+
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    escalated: Mapped[int] = mapped_column(Integer, default=0)
+    linked: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    unrated: Mapped[int] = mapped_column(Integer, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
+    solved: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    replied: Mapped[int] = mapped_column(Integer, default=0)
+    replied_on_time: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CaseRollup(Base):
+ROLLUP_COUNTERS = tuple(RollupCounters.__annotations__)
+
+
+class CaseRollup(RollupCounters, Base):
     """KPI counters per local day of receipt and place, kept by the `cases_rollup` trigger
     (migration 0005): read-only to the code. Empty strings stand for no community/grid/unit."""
 
@@ -291,26 +295,9 @@ class CaseRollup(Base):
     unit: Mapped[str] = mapped_column(String(32), primary_key=True)
     category: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    received: Mapped[int] = mapped_column(Integer, default=0)
-    dispatched: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    overdue: Mapped[int] = mapped_column(Integer, default=0)
-    escalated: Mapped[int] = mapped_column(Integer, default=0)
-    linked: Mapped[int] = mapped_column(Integer, default=0)
-    returned: Mapped[int] = mapped_column(Integer, default=0)
-    rejected: Mapped[int] = mapped_column(Integer, default=0)
-    unrated: Mapped[int] = mapped_column(Integer, default=0)
-    rated: Mapped[int] = mapped_column(Integer, default=0)
-    satisfied: Mapped[int] = mapped_column(Integer, default=0)
-    basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
-    unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
-    solved: Mapped[int] = mapped_column(Integer, default=0)
-    accepted_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    replied: Mapped[int] = mapped_column(Integer, default=0)
-    replied_on_time: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CaseRollupMonth(Base):
+class CaseRollupMonth(RollupCounters, Base):
     """The same counters per local month, community, category and channel (migration 0006):
     what year-long reports read."""
 
@@ -320,20 +307,3 @@ class CaseRollupMonth(Base):
     community: Mapped[str] = mapped_column(String(32), primary_key=True)
     category: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    received: Mapped[int] = mapped_column(Integer, default=0)
-    dispatched: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    overdue: Mapped[int] = mapped_column(Integer, default=0)
-    escalated: Mapped[int] = mapped_column(Integer, default=0)
-    linked: Mapped[int] = mapped_column(Integer, default=0)
-    returned: Mapped[int] = mapped_column(Integer, default=0)
-    rejected: Mapped[int] = mapped_column(Integer, default=0)
-    unrated: Mapped[int] = mapped_column(Integer, default=0)
-    rated: Mapped[int] = mapped_column(Integer, default=0)
-    satisfied: Mapped[int] = mapped_column(Integer, default=0)
-    basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
-    unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
-    solved: Mapped[int] = mapped_column(Integer, default=0)
-    accepted_on_time: Mapped[int] = mapped_column(Integer, default=0)
-    replied: Mapped[int] = mapped_column(Integer, default=0)
-    replied_on_time: Mapped[int] = mapped_column(Integer, default=0)

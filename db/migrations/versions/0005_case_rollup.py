@@ -57,52 +57,72 @@ def _counters(row: str) -> dict[str, str]:
 COUNTERS = tuple(_counters("c"))
 
 
-def _key(row: str) -> str:
-    return (
-        f"(timezone('Asia/Shanghai', {row}.received_at))::date, coalesce({row}.community, ''), "
-        f"coalesce({row}.grid, ''), coalesce({row}.unit, ''), {row}.category, {row}.channel"
-    )
+# The rollup's key, as an expression of a case row named {row}.
+ROW_KEY = (
+    "(timezone('Asia/Shanghai', {row}.received_at))::date, coalesce({row}.community, ''), "
+    "coalesce({row}.grid, ''), coalesce({row}.unit, ''), {row}.category, {row}.channel"
+)
 
 
-def _apply(row: str, sign: int) -> str:
+def apply(table: str, key: str, row_key: str, row: str, sign: int) -> str:
+    # row_key: an expression of a case row named {row}, such as ROW_KEY.
+    """The trigger's statement: add (sign 1) or take away (-1) what `row` counts, at its key.
+    Migration 0006 builds its monthly rollup from the same pieces."""
     values = ", ".join(
         f"{sign} * (CASE WHEN {condition} THEN 1 ELSE 0 END)"
         for condition in _counters(row).values()
     )
-    added = ", ".join(f"{c} = case_rollup.{c} + EXCLUDED.{c}" for c in COUNTERS)
+    added = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in COUNTERS)
     return (
-        f"INSERT INTO case_rollup ({KEY}, {', '.join(COUNTERS)}) "
-        f"SELECT {_key(row)}, {values} "
-        f"ON CONFLICT ({KEY}) DO UPDATE SET {added};"
+        f"INSERT INTO {table} ({key}, {', '.join(COUNTERS)}) "
+        f"SELECT {row_key.format(row=row)}, {values} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {added};"
     )
 
 
-def upgrade() -> None:
+def create(table: str, key: str, key_columns: str, row_key: str) -> None:
+    """The table, its trigger function and trigger, and the rows of the cases already there."""
     counters = ", ".join(f"{c} integer NOT NULL DEFAULT 0" for c in COUNTERS)
     op.execute(
-        "CREATE TABLE case_rollup (day date NOT NULL, community varchar(32) NOT NULL, "
-        "grid varchar(32) NOT NULL, unit varchar(32) NOT NULL, category varchar(64) NOT NULL, "
-        f"channel varchar(16) NOT NULL, {counters}, "
-        f"CONSTRAINT pk_case_rollup PRIMARY KEY ({KEY}))"
+        f"CREATE TABLE {table} ({key_columns}, {counters}, "
+        f"CONSTRAINT pk_{table} PRIMARY KEY ({key}))"
+    )
+    old, new = (
+        apply(table, key, row_key.format(row=r), r, s) for r, s in (("OLD", -1), ("NEW", 1))
     )
     op.execute(
-        "CREATE FUNCTION case_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {_apply('OLD', -1)} END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_apply('NEW', 1)} END IF; "
+        f"CREATE FUNCTION {table}_apply() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {old} END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {new} END IF; "
         "RETURN NULL; END $$"
     )
     op.execute(
-        "CREATE TRIGGER cases_rollup AFTER INSERT OR UPDATE OR DELETE ON cases "
-        "FOR EACH ROW EXECUTE FUNCTION case_rollup_apply()"
+        f"CREATE TRIGGER cases_{table.removeprefix('case_')} AFTER INSERT OR UPDATE OR DELETE "
+        f"ON cases FOR EACH ROW EXECUTE FUNCTION {table}_apply()"
     )
     sums = ", ".join(f"sum(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in _counters("c").values())
+    groups = ", ".join(str(i + 1) for i in range(key.count(",") + 1))
     op.execute(
-        f"INSERT INTO case_rollup ({KEY}, {', '.join(COUNTERS)}) "
-        f"SELECT {_key('c')}, {sums} FROM cases AS c GROUP BY 1, 2, 3, 4, 5, 6"
+        f"INSERT INTO {table} ({key}, {', '.join(COUNTERS)}) "
+        f"SELECT {row_key.format(row='c')}, {sums} FROM cases AS c GROUP BY {groups}"
+    )
+
+
+def drop(table: str) -> None:
+    op.execute(f"DROP TRIGGER cases_{table.removeprefix('case_')} ON cases")
+    op.execute(f"DROP FUNCTION {table}_apply()")
+    op.execute(f"DROP TABLE {table}")
+
+
+def upgrade() -> None:
+    create(
+        "case_rollup",
+        KEY,
+        "day date NOT NULL, community varchar(32) NOT NULL, grid varchar(32) NOT NULL, "
+        "unit varchar(32) NOT NULL, category varchar(64) NOT NULL, channel varchar(16) NOT NULL",
+        ROW_KEY,
     )
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER cases_rollup ON cases")
-    op.execute("DROP FUNCTION case_rollup_apply()")
-    op.execute("DROP TABLE case_rollup")
+    drop("case_rollup")
