@@ -722,9 +722,12 @@ async def _visible_or_404(
 async def case_scope(
     session: AsyncSession, temporal: Client, principal: Principal, case: Case
 ) -> CaseScope:
-    committee = await session.scalar(
-        select(Unit.code).where(Unit.kind == "community", Unit.community == case.community)
-    )
+    # Only what the caller's role is judged by is looked up, not on every request.
+    committee = None
+    if principal.role is Role.unit_handler and principal.unit != case.unit:
+        committee = await session.scalar(
+            select(Unit.code).where(Unit.kind == "community", Unit.community == case.community)
+        )
     agencies: tuple[str, ...] = ()
     if principal.role is Role.agency and case.linkage:  # who was summoned: the live linkage
         try:

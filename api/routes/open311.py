@@ -269,7 +269,8 @@ async def get_requests(fmt: str, request: Request) -> Response:
                 query = query.where(Case.status == "closed")
     async with _sessions(request)() as session:
         rows = (await session.scalars(query)).all()
-        body = [await _request_out(session, r) for r in rows]
+        names = await _names(session)
+    body = [_request_out(r, names) for r in rows]
     return _render(fmt, body, "service_requests", "request")
 
 
@@ -280,22 +281,28 @@ async def get_request(request_id: str, fmt: str, request: Request) -> Response:
         case = await session.get(Case, request_id)
         if case is None:
             raise Open311Error(404, f"no service request {request_id!r}")
-        body = [await _request_out(session, case)]
+        body = [_request_out(case, await _names(session))]
     return _render(fmt, body, "service_requests", "request")
 
 
-async def _request_out(session: AsyncSession, case: Case) -> dict[str, Any]:
-    unit = await session.get(Unit, case.unit) if case.unit else None
-    category = await session.get(Category, case.category)
+async def _names(session: AsyncSession) -> dict[str, str]:
+    """Unit and category names by code, read once per request rather than once per row."""
+    rows = await session.execute(
+        select(Unit.code, Unit.name).union_all(select(Category.code, Category.name))
+    )
+    return {code: name for code, name in rows}
+
+
+def _request_out(case: Case, names: dict[str, str]) -> dict[str, Any]:
     closed = case.status == "closed"
     return {
         "service_request_id": case.id,
         "status": "closed" if closed else "open",
         "status_notes": case.outcome if closed else case.status,
-        "service_name": category.name if category else case.category,
+        "service_name": names.get(case.category, case.category),
         "service_code": case.category,
         "description": case.description,
-        "agency_responsible": unit.name if unit else None,
+        "agency_responsible": names.get(case.unit) if case.unit else None,
         "service_notice": None,
         "requested_datetime": _w3(case.received_at),
         "updated_datetime": _w3(case.updated_at),
