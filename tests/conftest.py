@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -98,6 +99,13 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         env = await start_temporal(data_converter=data_converter(Settings()))
     yield env
     await env.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def unique_queue() -> str:

@@ -4,13 +4,11 @@ reads services and requests; a request is posted form-encoded as the spec says."
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from georeport import GeoReport
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -18,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from core.config import Settings
 from tests.conftest import unique_queue
-from tests.integration.conftest import app_settings
+from tests.integration.conftest import app_settings, served
 from worker.main import build_worker
 
 KEY = "test-open311-key"
@@ -29,23 +27,15 @@ async def open311(
     settings: Settings, dev_server: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[str]:
     """The API on a real socket (the client speaks plain HTTP), with a worker behind it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     queue = unique_queue()
     configured = app_settings(settings, dev_server, queue).model_copy(
         update={"open311_api_keys": [KEY]}
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(configured), host="127.0.0.1", port=port, log_level="warning")
-    )
-    async with build_worker(dev_server.client, sessions, queue):
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}/open311/v2"
-        server.should_exit = True
-        await task
+    async with (
+        build_worker(dev_server.client, sessions, queue),
+        served(create_app(configured)) as url,
+    ):
+        yield f"{url}/open311/v2"
 
 
 async def client_call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from sqlalchemy import select
 
 from db.models import Notification
 from tests.conftest import eventually
-from tests.integration.conftest import new_case
+from tests.integration.conftest import new_case, served
 from worker.outbox import WebhookSender, run_outbox
 
 
@@ -44,19 +42,9 @@ class Gateway:
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     gw = Gateway()
-    server = uvicorn.Server(
-        uvicorn.Config(gw.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield gw, f"http://127.0.0.1:{port}/notify"
-    server.should_exit = True
-    await task
+    async with served(gw.app) as url:
+        yield gw, f"{url}/notify"
 
 
 async def test_each_notification_is_delivered_once_across_a_sender_restart(

@@ -5,7 +5,6 @@ PostgreSQL and Temporal. No 5xx, and every response that has a schema matches it
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from api.main import create_app
 from core.config import Settings
 from core.temporal import build_client
 from db.session import make_engine, make_sessionmaker
-from tests.conftest import bearer, unique_queue
+from tests.conftest import bearer, free_port, unique_queue
 from worker.main import build_worker
 
 EXAMPLES_PER_OPERATION = 15
@@ -61,9 +60,7 @@ def _serve_in_thread(configured: Settings, ready: threading.Event, stop: threadi
 def live_api(settings: Settings, dev_server: WorkflowEnvironment) -> Iterator[str]:
     """The API on a socket in its own thread and event loop (schemathesis calls it with a
     synchronous client), with a worker, so intake really routes cases."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     configured = settings.model_copy(
         update={
             "temporal_address": dev_server.client.service_client.config.target_host,
