@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import jwt
 
-from core.config import Settings
+from core.config import Settings, kept_secret
 from domain.permissions import Principal, Role
 
 
@@ -22,12 +21,11 @@ def _secret(settings: Settings) -> str:
     """GRIDCASE_JWT_SECRET, or one made once (0600) in the embedded stack's data folder."""
     if settings.jwt_secret:
         return settings.jwt_secret
-    path: Path = settings.data_dir / "jwt-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-    return path.read_text(encoding="utf-8").strip()
+    return kept_secret(settings.data_dir / "jwt-secret", _new_secret)
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(48)
 
 
 def issue(settings: Settings, principal: Principal, lifetime: timedelta) -> str:

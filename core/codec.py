@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from core.config import kept_secret
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
@@ -64,12 +66,10 @@ def parse_keys(encoded: Mapping[str, str]) -> dict[str, bytes]:
 
 
 def local_keys(path: Path) -> dict[str, str]:
-    """The embedded stack's keys: made once (0600) in the data folder and kept, so cases
-    survive a restart. Deployments pass GRIDCASE_CODEC_KEYS instead."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = {"local-1": base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(key), encoding="utf-8")
-    keys: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    """The embedded stack's keys (deployments pass GRIDCASE_CODEC_KEYS instead)."""
+    keys: dict[str, str] = json.loads(kept_secret(path, _new_key_file))
     return keys
+
+
+def _new_key_file() -> str:
+    return json.dumps({"local-1": base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()})

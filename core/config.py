@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -90,3 +91,14 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+@cache
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret the laptop stack makes once (mode 0600) in its data folder and keeps, so cases
+    and tokens survive a restart; read once per process. Deployments pass theirs in settings."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make(), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
