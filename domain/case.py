@@ -428,7 +428,6 @@ class CaseCarry(BaseModel):
     overdue: bool
     returns: int
     rehandled: bool
-    contacted: bool
     grade: Grade | None
     solved: bool | None
     outcome: Outcome | None

@@ -117,7 +117,6 @@ class CaseWorkflow:
         self._overdue = False
         self._returns = 0
         self._rehandled = False
-        self._contacted = False
         self._grade: Grade | None = None
         self._solved: bool | None = None
         self._outcome: Outcome | None = None
@@ -230,7 +229,6 @@ class CaseWorkflow:
             overdue=self._overdue,
             returns=self._returns,
             rehandled=self._rehandled,
-            contacted=self._contacted,
             grade=self._grade,
             solved=self._solved,
             outcome=self._outcome,
@@ -257,7 +255,7 @@ class CaseWorkflow:
         self._unit, self._rule = carry.unit, carry.rule
         self._deadlines = {d.kind: d for d in carry.deadlines}
         self._overdue, self._returns = carry.overdue, carry.returns
-        self._rehandled, self._contacted = carry.rehandled, carry.contacted
+        self._rehandled = carry.rehandled
         self._grade, self._solved, self._outcome = carry.grade, carry.solved, carry.outcome
         self._received_at, self._stamps = carry.received_at, dict(carry.stamps)
         self._seq = self._persisted_seq = carry.seq
@@ -359,7 +357,6 @@ class CaseWorkflow:
     async def contact(self, input: ContactInput) -> CaseView:
         async with self._change(Action.contact):
             self._meet(DeadlineKind.contact)
-            self._contacted = True
             self._stamps["contacted_at"] = workflow.now()
             self._record(Action.contact, input.actor, note=input.note)
         return self._view()
@@ -1025,7 +1022,7 @@ class CaseWorkflow:
     def _allowed(self) -> list[Action]:
         return allowed_actions(
             self._status,
-            self._contacted,
+            "contacted_at" in self._stamps,
             suspended=self._suspended_at is not None,
             extension_requested=self._extension is not None,
             in_review=self._review == "pending",
