@@ -3,6 +3,7 @@ permission table (domain/permissions.py) says what it may do; scope hides foreig
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -50,8 +51,10 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+@functools.cache
 def allowed(action: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency: the caller, if its role may take `action` at all (else 403)."""
+    """A dependency: the caller, if its role may take `action` at all (else 403). One function
+    per action, so FastAPI resolves it once per request however many times it is declared."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if not may(principal, action):

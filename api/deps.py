@@ -1,4 +1,4 @@
-"""Dependencies: the DB session (one transaction per request), the Temporal client, the actor."""
+"""Dependencies: the DB session (one short transaction), the Temporal client, the settings."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from temporalio.client import Client
 from core.config import Settings
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def get_session(
+    sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+) -> AsyncIterator[AsyncSession]:
     async with sessions.begin() as session:  # commits on success, rolls back on error
         yield session
 
@@ -28,6 +34,11 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# For routes that only read PostgreSQL. `scope="function"` ends the transaction when the route
+# returns, before the response starts, so a failed commit is an error answer, not a cut
+# connection. A route that calls Temporal takes SessionsDep instead and opens its own short
+# transactions around (never across) the call.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -37,6 +37,13 @@ class NotAllowedNow(GridcaseError):
     code = "not_allowed_now"
 
 
+class ReferenceTaken(GridcaseError):
+    """Intake with a channel + external_ref that names a case the caller may not see."""
+
+    status_code = 409
+    code = "reference_taken"
+
+
 class InvalidReference(GridcaseError):
     """A well-formed body naming a category, place or unit that does not exist."""
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.auth import RateLimiter, allowed
-from api.routes import cases, flow, health, open311, reference, reviews, stats
+from api.routes import actions, cases, flow, health, open311, reference, reviews, stats
 from api.routes import codec as codec_routes
 from core.config import Settings, get_settings
 from core.temporal import build_client, codec
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Every route is authenticated except health, Open311 (its own api_key; its reads are public,
     # as the spec has them) and the codec server (which checks its own role).
     app.include_router(cases.router)
+    app.include_router(actions.router)
     app.include_router(reviews.router, dependencies=[Depends(allowed("reviews"))])
     app.include_router(stats.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(flow.router, dependencies=[Depends(allowed("stats"))])

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from domain.case import (
@@ -22,6 +23,8 @@ from domain.kpi import StatsRow
 from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
 from domain.timeline import DeadlineState
+
+CaseId = Annotated[str, Path(pattern=r"^[A-Z]{1,8}-\d{4}-\d{6,}$", examples=["LC-2026-000123"])]
 
 
 class CaseCreate(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,3 +32,8 @@ async def build_client(settings: Settings) -> Client:
     connect["target_host"] = settings.temporal_target
     connect["namespace"] = settings.temporal_namespace
     return await Client.connect(**connect, data_converter=data_converter(settings))
+
+
+def rpc_timeout(settings: Settings) -> timedelta:
+    """How long one client call to Temporal may take before the API answers 503."""
+    return timedelta(seconds=settings.temporal_rpc_timeout)

@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth import TooManyRequests, rate_limited
 from api.deps import SettingsDep, TemporalDep
-from api.routes.cases import file_case
+from api.intake import file_case
 from api.schemas import CaseCreate
 from db.models import Case, Category, Unit
 from domain.case import Channel, Deadline
+from domain.permissions import Principal, Role
 from domain.sla import DeadlineKind
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -174,7 +175,9 @@ async def post_request(
     except TooManyRequests as limited:
         raise Open311Error(429, limited.message) from None
     body = await _case_from_form(request, field)
-    case, _ = await file_case(_sessions(request), temporal, settings, body)
+    # An Open311 client sees no case through intake: a taken reference is only a 409.
+    client = Principal(subject="open311", role=Role.resident)
+    case = (await file_case(_sessions(request), temporal, settings, body, client)).case
     notice = f"预计答复时限 {_expected(case.deadlines) or '待派单'}"
     body_out = [{"service_request_id": case.id, "service_notice": notice, "account_id": None}]
     return _render(fmt, body_out, "service_requests", "request", 201)

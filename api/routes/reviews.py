@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
-from api.routes.cases import scope_conditions
 from api.schemas import CasePage
+from api.scope import scope_conditions
 from db import cases
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])

@@ -15,6 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -33,6 +37,18 @@ async def run_cli(*args: str) -> str:
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     return out.decode()
+
+
+async def polled(client: Client, queue: str) -> bool:
+    """A worker polls `queue` (a worker process takes seconds to start on a busy machine)."""
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(described.pollers)
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], query: Any) -> int:
@@ -247,6 +263,7 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_doubles_nothing(
     app = create_app(short)
     first = start_worker()
     try:
+        assert await eventually(lambda: polled(dev_server.client, queue), within=60)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(

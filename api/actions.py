@@ -1,0 +1,132 @@
+"""The action adapter: one human action becomes one Temporal Update on the case's workflow (or
+its linkage's), and the Update's outcome becomes HTTP. No database transaction is open while
+it waits on Temporal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header
+from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
+
+from api.auth import CurrentPrincipal, Forbidden
+from api.deps import SessionsDep, SettingsDep, TemporalDep
+from api.errors import NotAllowedNow, Unavailable
+from api.schemas import CaseOut
+from api.scope import visible_case
+from api.views import masked
+from core.temporal import rpc_timeout
+from db.models import Case
+from domain.case import CaseView
+from domain.permissions import may
+from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW
+
+ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+RowT = TypeVar("RowT")
+
+
+class CaseActions:
+    """Sends one action to a case's workflow as an Update and maps the outcome to HTTP.
+
+    An `Idempotency-Key` header makes the action safe to retry: it becomes the Update id, and
+    Temporal runs an Update id once per case, so a retry after a 503 attaches to the first try."""
+
+    def __init__(
+        self,
+        sessions: SessionsDep,
+        temporal: TemporalDep,
+        settings: SettingsDep,
+        principal: CurrentPrincipal,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=100,
+                description="Any unique string; repeating it repeats nothing",
+            ),
+        ] = None,
+    ) -> None:
+        self.sessions, self.temporal, self.settings = sessions, temporal, settings
+        self.principal, self.idempotency_key = principal, idempotency_key
+
+    async def __call__(
+        self,
+        case_id: str,
+        update: UpdateMethodMultiParam[[Any, ActionInputT], CaseView],
+        body: ActionInputT,
+    ) -> CaseOut:
+        """An action on the case itself: the new state of the case."""
+        view = await self.send(case_id, case_id, update, body)
+        return masked(CaseOut(**view.model_dump()), self.principal)
+
+    async def lookup(self, entity: type[RowT], key: str) -> RowT | None:
+        """A row an action names (a unit, a master case), in its own short transaction."""
+        async with self.sessions() as session:
+            return await session.get(entity, key)
+
+    def permit(self, action: str) -> None:
+        """Forbidden unless the caller's role may take `action` at all: checked before anything
+        about the case (or a case it names) is looked up."""
+        if not may(self.principal, action):
+            raise Forbidden(
+                f"a {self.principal.role.value} may not {action}",
+                {"role": self.principal.role.value, "action": action},
+            )
+
+    async def send(
+        self,
+        case_id: str,
+        workflow_id: str,
+        update: UpdateMethodMultiParam[[Any, ActionInputT], ResultT],
+        body: ActionInputT,
+    ) -> ResultT:
+        """Send `update` to the case's workflow or its linkage's, with the 409/503 mapping."""
+        name = getattr(update, "__name__", "update")
+        self.permit(name.rstrip("_"))  # return_ -> return
+        case = await visible_case(self.sessions, self.temporal, self.principal, case_id)
+        handle = self.temporal.get_workflow_handle(workflow_id)
+        update_id = f"{workflow_id}:{name}:{self.idempotency_key}" if self.idempotency_key else None
+        try:
+            return await handle.execute_update(
+                update,
+                body.model_copy(
+                    update={"actor": self.principal.actor, "principal": self.principal}
+                ),
+                id=update_id,
+                rpc_timeout=rpc_timeout(self.settings),
+            )
+        except WorkflowUpdateFailedError as failed:
+            raise _refusal(failed) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # No worker took the action in time (all down or overloaded). It may still run when
+            # one comes back; a retry with the same Idempotency-Key then returns its result.
+            raise Unavailable(
+                "the case's worker did not answer in time; retry with the same Idempotency-Key",
+                {"id": case_id},
+            ) from None
+        except RPCError as rpc:
+            if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed
+                raise _closed(case, workflow_id) from None
+            raise
+
+
+Act = Annotated[CaseActions, Depends()]
+
+
+def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
+    cause = failed.cause
+    if isinstance(cause, ApplicationError) and cause.type == FORBIDDEN:
+        return Forbidden(cause.message, cause.details[0] if cause.details else None)
+    if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
+        return NotAllowedNow(cause.message, cause.details[0] if cause.details else None)
+    return failed
+
+
+def _closed(case: Case, workflow_id: str) -> NotAllowedNow:
+    what = "case" if workflow_id == case.id else "linkage"
+    return NotAllowedNow(f"the {what} is closed", {"status": case.status, "allowed_actions": []})

@@ -1,0 +1,189 @@
+"""受理, the intake service shared by /v1/cases and Open311: check the references, record the
+intake key, start the case's workflow, wait briefly for its routing."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+
+from api.errors import InvalidReference, ReferenceTaken
+from api.schemas import CaseCreate, CaseOut
+from api.scope import may_see
+from api.views import case_out
+from core.config import Settings
+from core.temporal import rpc_timeout
+from db import cases
+from db.models import Category, Community, Grid
+from domain.calendar import SUBDISTRICT_TZ
+from domain.case import CaseIntake, CaseStatus, CaseView
+from domain.permissions import Principal
+from workflows import search_attributes as sa
+from workflows.case import CaseWorkflow
+
+# How long intake waits for routing before answering 202 (the case goes on without the caller).
+ROUTING_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Filed:
+    """The outcome of one intake call."""
+
+    case: CaseOut
+    status: int  # 201 new and routed, 202 new and still routing, 200 filed before
+
+    @property
+    def created(self) -> bool:
+        """This call made the case (so it may hand out the resident's token for it)."""
+        return self.status != status.HTTP_200_OK
+
+
+async def file_case(
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    settings: Settings,
+    body: CaseCreate,
+    principal: Principal,
+) -> Filed:
+    """File the case `principal` sends. A channel + external_ref filed before answers the
+    existing case, if the principal may see it; otherwise ReferenceTaken (ticket numbers are
+    guessable, so the answer says nothing of the case)."""
+    # The intake key commits before the workflow starts, so a retry after any failure below
+    # finds the same case id: never a second case, never a lost one.
+    async with sessions.begin() as session:
+        await _check_references(session, body)
+        number = await cases.allocate_number(session)
+        case_id = f"{settings.case_prefix}-{datetime.now(SUBDISTRICT_TZ).year}-{number:06d}"
+        existing = None
+        if body.external_ref is not None:
+            key = await cases.claim_intake(
+                session, body.channel.value, body.external_ref, case_id, number
+            )
+            if key.case_id != case_id:
+                existing = await cases.get(session, key.case_id)
+                case_id, number = key.case_id, key.number  # filed, but never started: start now
+        duplicate = None if existing else await _possible_duplicate(session, settings, body)
+
+    if existing is not None:
+        if not await may_see(sessions, temporal, principal, existing.id):
+            raise ReferenceTaken(
+                "this channel and external_ref are taken",
+                {"channel": body.channel.value, "external_ref": body.external_ref},
+            )
+        return Filed(case_out(existing), status.HTTP_200_OK)
+
+    intake = CaseIntake(
+        case_id=case_id,
+        number=number,
+        possible_duplicate_of=duplicate,
+        **body.model_dump(mode="json"),
+    )
+    handle = await temporal.start_workflow(
+        CaseWorkflow.run,
+        intake,
+        id=case_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CASE_STATUS, CaseStatus.received.value),
+                SearchAttributePair(sa.CASE_CATEGORY, body.category),
+                SearchAttributePair(sa.CASE_CHANNEL, body.channel.value),
+            ]
+        ),
+        static_summary=f"{case_id} · {body.category} · {body.location.address}",
+        static_details=f"**{body.title}**\n\nchannel: {body.channel.value}",
+        rpc_timeout=rpc_timeout(settings),
+    )
+    try:
+        view = await asyncio.wait_for(
+            handle.execute_update(CaseWorkflow.routed, rpc_timeout=rpc_timeout(settings)),
+            timeout=ROUTING_WAIT_SECONDS,
+        )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # No worker picked it up in time: the case exists and will be routed when one does.
+        return Filed(CaseOut(**_received_view(intake).model_dump()), status.HTTP_202_ACCEPTED)
+    return Filed(CaseOut(**view.model_dump(), reporter=body.reporter), status.HTTP_201_CREATED)
+
+
+async def _possible_duplicate(
+    session: AsyncSession, settings: Settings, body: CaseCreate
+) -> str | None:
+    location = body.location
+    if location.lat is None or location.lon is None:
+        return None
+    return await cases.nearby_open(
+        session,
+        category=body.category,
+        lat=location.lat,
+        lon=location.lon,
+        since=datetime.now(UTC) - timedelta(days=settings.duplicate_window_days),
+        radius_m=settings.duplicate_radius_m,
+    )
+
+
+async def _check_references(session: AsyncSession, body: CaseCreate) -> None:
+    if await session.get(Category, body.category) is None:
+        raise InvalidReference("unknown category", {"field": "category", "value": body.category})
+    location = body.location
+    if location.community and await session.get(Community, location.community) is None:
+        raise InvalidReference(
+            "unknown community", {"field": "location.community", "value": location.community}
+        )
+    if location.grid:
+        grid = await session.get(Grid, location.grid)
+        if grid is None:
+            raise InvalidReference(
+                "unknown grid", {"field": "location.grid", "value": location.grid}
+            )
+        if location.community and grid.community != location.community:
+            raise InvalidReference(
+                "the grid is not in that community",
+                {"field": "location.grid", "value": location.grid, "community": grid.community},
+            )
+
+
+def _received_view(intake: CaseIntake) -> CaseView:
+    return CaseView(
+        id=intake.case_id,
+        number=intake.number,
+        status=CaseStatus.received,
+        channel=intake.channel,
+        external_ref=intake.external_ref,
+        category=intake.category,
+        severity=intake.severity,
+        title=intake.title,
+        description=intake.description,
+        address=intake.location.address,
+        community=intake.location.community,
+        grid=intake.location.grid,
+        unit=None,
+        rule=None,
+        overdue=False,
+        returns=0,
+        rehandled=False,
+        grade=None,
+        solved=None,
+        outcome=None,
+        received_at=datetime.now(SUBDISTRICT_TZ),
+        dispatched_at=None,
+        accepted_at=None,
+        contacted_at=None,
+        replied_at=None,
+        rated_at=None,
+        closed_at=None,
+        deadlines=[],
+        allowed_actions=[],
+        last_seq=0,
+    )

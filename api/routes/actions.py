@@ -1,0 +1,244 @@
+"""The human actions on a case (/v1/cases/{case_id}/...): one Update each, through the action
+adapter (api/actions.py). Each route names its action and its body; nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.actions import Act
+from api.auth import Forbidden
+from api.errors import InvalidReference, NotAllowedNow
+from api.schemas import CaseId, CaseOut
+from db.models import Case, Unit
+from domain.case import (
+    AcceptInput,
+    CaseStatus,
+    ConfirmInput,
+    ContactInput,
+    EscalateInput,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    MergeInput,
+    ProgressInput,
+    RateInput,
+    ReassignInput,
+    RejectInput,
+    ReopenInput,
+    ReplyInput,
+    ResolveOnSiteInput,
+    ResumeInput,
+    ReturnInput,
+    ReviewCloseInput,
+    SuspendInput,
+    UrgeInput,
+    VerifyInput,
+)
+from domain.linkage import (
+    AddAgencyInput,
+    AgencyDoneInput,
+    AgencyInput,
+    LinkageView,
+    OpenLinkageInput,
+    ReleaseAgencyInput,
+)
+from domain.permissions import Principal, Role
+from workflows.case import CaseWorkflow
+from workflows.linkage import LinkageWorkflow, linkage_id
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The caller's role may not take this action"},
+    404: {"description": "Unknown case"},
+    409: {"description": "Not allowed in the case's current state; details list what is"},
+    422: {"description": "Invalid body"},
+    503: {"description": "Temporal or PostgreSQL unavailable; retry after Retry-After seconds"},
+}
+
+
+@router.post("/{case_id}/accept", response_model=CaseOut, responses=_ERRORS)
+async def accept(case_id: CaseId, body: AcceptInput, act: Act) -> CaseOut:
+    """签收: the unit signs for the case and starts handling it."""
+    return await act(case_id, CaseWorkflow.accept, body)
+
+
+@router.post("/{case_id}/return", response_model=CaseOut, responses=_ERRORS)
+async def return_(case_id: CaseId, body: ReturnInput, act: Act) -> CaseOut:
+    """退单: not ours — back to the dispatcher, with the reason."""
+    # The SDK's stub types an update declared with a name as returning a coroutine.
+    return await act(case_id, CaseWorkflow.return_, body)  # type: ignore[arg-type]
+
+
+@router.post("/{case_id}/reassign", response_model=CaseOut, responses=_ERRORS)
+async def reassign(case_id: CaseId, body: ReassignInput, act: Act) -> CaseOut:
+    """The dispatcher sends the case to another unit; its clocks restart."""
+    if await act.lookup(Unit, body.unit) is None:
+        raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
+    return await act(case_id, CaseWorkflow.reassign, body)
+
+
+@router.post("/{case_id}/reject", response_model=CaseOut, responses=_ERRORS)
+async def reject(case_id: CaseId, body: RejectInput, act: Act) -> CaseOut:
+    """不予受理: not a government matter; closed with the reason (and still counted)."""
+    return await act(case_id, CaseWorkflow.reject, body)
+
+
+@router.post("/{case_id}/contact", response_model=CaseOut, responses=_ERRORS)
+async def contact(case_id: CaseId, body: ContactInput, act: Act) -> CaseOut:
+    """联系诉求人: first contact with the resident."""
+    return await act(case_id, CaseWorkflow.contact, body)
+
+
+@router.post("/{case_id}/progress", response_model=CaseOut, responses=_ERRORS)
+async def progress(case_id: CaseId, body: ProgressInput, act: Act) -> CaseOut:
+    """A progress note while handling."""
+    return await act(case_id, CaseWorkflow.progress, body)
+
+
+@router.post("/{case_id}/reply", response_model=CaseOut, responses=_ERRORS)
+async def reply(case_id: CaseId, body: ReplyInput, act: Act) -> CaseOut:
+    """答复: the handling unit writes the result to the resident."""
+    return await act(case_id, CaseWorkflow.reply, body)
+
+
+@router.post("/{case_id}/rate", response_model=CaseOut, responses=_ERRORS)
+async def rate(case_id: CaseId, body: RateInput, act: Act) -> CaseOut:
+    """评价: the resident rates the reply; unsatisfied once means re-handling."""
+    return await act(case_id, CaseWorkflow.rate, body)
+
+
+@router.post("/{case_id}/urge", response_model=CaseOut, responses=_ERRORS)
+async def urge(case_id: CaseId, body: UrgeInput, act: Act) -> CaseOut:
+    """催办: a supervisor chases the unit (recorded, and sent to the unit)."""
+    return await act(case_id, CaseWorkflow.urge, body)
+
+
+@router.post("/{case_id}/escalate", response_model=CaseOut, responses=_ERRORS)
+async def escalate(case_id: CaseId, body: EscalateInput, act: Act) -> CaseOut:
+    """One step up the escalation ladder by hand, with the reason."""
+    return await act(case_id, CaseWorkflow.escalate, body)
+
+
+@router.post("/{case_id}/request_extension", response_model=CaseOut, responses=_ERRORS)
+async def request_extension(case_id: CaseId, body: ExtensionRequestInput, act: Act) -> CaseOut:
+    """延期: the unit asks, before the reply deadline, for a later one (within the policy)."""
+    return await act(case_id, CaseWorkflow.request_extension, body)
+
+
+@router.post("/{case_id}/approve_extension", response_model=CaseOut, responses=_ERRORS)
+async def approve_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
+    """The reply deadline moves; the original is kept for the on-time rate."""
+    return await act(case_id, CaseWorkflow.approve_extension, body)
+
+
+@router.post("/{case_id}/deny_extension", response_model=CaseOut, responses=_ERRORS)
+async def deny_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
+    return await act(case_id, CaseWorkflow.deny_extension, body)
+
+
+@router.post("/{case_id}/suspend", response_model=CaseOut, responses=_ERRORS)
+async def suspend(case_id: CaseId, body: SuspendInput, act: Act) -> CaseOut:
+    """挂起: every clock stops until `resume` (or the policy's longest suspension)."""
+    return await act(case_id, CaseWorkflow.suspend, body)
+
+
+@router.post("/{case_id}/resume", response_model=CaseOut, responses=_ERRORS)
+async def resume(case_id: CaseId, body: ResumeInput, act: Act) -> CaseOut:
+    """The clocks restart with the time they had left."""
+    return await act(case_id, CaseWorkflow.resume, body)
+
+
+@router.post("/{case_id}/review_close", response_model=CaseOut, responses=_ERRORS)
+async def review_close(case_id: CaseId, body: ReviewCloseInput, act: Act) -> CaseOut:
+    """A supervisor closes a twice-unsatisfied case with a verdict."""
+    return await act(case_id, CaseWorkflow.review_close, body)
+
+
+@router.post("/{case_id}/reopen", response_model=CaseOut, responses=_ERRORS)
+async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
+    """A supervisor sends a twice-unsatisfied case back to the unit (fresh reply deadline)."""
+    return await act(case_id, CaseWorkflow.reopen, body)
+
+
+@router.post("/{case_id}/merge", response_model=CaseOut, responses=_ERRORS)
+async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
+    """The dispatcher folds a duplicate into its master case (`into`), which must be open."""
+    act.permit("merge")  # before anything about `into` is looked up (or given away)
+    master = await act.lookup(Case, body.into)
+    if master is None:
+        raise InvalidReference("unknown master case", {"field": "into", "value": body.into})
+    if master.status == CaseStatus.closed:
+        raise NotAllowedNow(
+            "the master case is closed", {"into": body.into, "status": master.status}
+        )
+    return await act(case_id, CaseWorkflow.merge, body)
+
+
+# ---- grid events: solved on the spot, or checked on site ----------------------------------------
+
+
+@router.post("/{case_id}/resolve_on_site", response_model=CaseOut, responses=_ERRORS)
+async def resolve_on_site(case_id: CaseId, body: ResolveOnSiteInput, act: Act) -> CaseOut:
+    """小事不出网格: the grid worker solved its own event on the spot (photo as evidence)."""
+    return await act(case_id, CaseWorkflow.resolve_on_site, body)
+
+
+@router.post("/{case_id}/confirm", response_model=CaseOut, responses=_ERRORS)
+async def confirm(case_id: CaseId, body: ConfirmInput, act: Act) -> CaseOut:
+    """The community confirms an on-the-spot solution: closed as self-resolved."""
+    return await act(case_id, CaseWorkflow.confirm, body)
+
+
+@router.post("/{case_id}/verify", response_model=CaseOut, responses=_ERRORS)
+async def verify(case_id: CaseId, body: VerifyInput, act: Act) -> CaseOut:
+    """核查: the grid worker checks the unit's fix on site; not fixed sends it back."""
+    return await act(case_id, CaseWorkflow.verify, body)
+
+
+# ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------
+
+
+@router.post("/{case_id}/open_linkage", response_model=CaseOut, responses=_ERRORS)
+async def open_linkage(case_id: CaseId, body: OpenLinkageInput, act: Act) -> CaseOut:
+    """吹哨: link agencies (default: the category's) around the case's unit, which leads."""
+    return await act(case_id, CaseWorkflow.open_linkage, body)
+
+
+@router.post("/{case_id}/linkage/report", response_model=LinkageView, responses=_ERRORS)
+async def linkage_report(case_id: CaseId, body: AgencyInput, act: Act) -> LinkageView:
+    """报到: the agency has arrived / responded; its clock for finishing starts."""
+    _own_agency(act.principal, body.agency)
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.report, body)
+
+
+@router.post("/{case_id}/linkage/agency_done", response_model=LinkageView, responses=_ERRORS)
+async def linkage_agency_done(case_id: CaseId, body: AgencyDoneInput, act: Act) -> LinkageView:
+    """The agency's part is done, with its notes."""
+    _own_agency(act.principal, body.agency)
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.agency_done, body)
+
+
+@router.post("/{case_id}/linkage/add_agency", response_model=LinkageView, responses=_ERRORS)
+async def linkage_add_agency(case_id: CaseId, body: AddAgencyInput, act: Act) -> LinkageView:
+    """The coordinator summons one more agency."""
+    if await act.lookup(Unit, body.agency) is None:
+        raise InvalidReference("unknown unit", {"field": "agency", "value": body.agency})
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.add_agency, body)
+
+
+@router.post("/{case_id}/linkage/release_agency", response_model=LinkageView, responses=_ERRORS)
+async def linkage_release_agency(
+    case_id: CaseId, body: ReleaseAgencyInput, act: Act
+) -> LinkageView:
+    """The coordinator lets an agency go (with the reason)."""
+    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.release_agency, body)
+
+
+def _own_agency(principal: Principal, agency: str) -> None:
+    """An agency reports and finishes its own part, not another's."""
+    if principal.role is Role.agency and principal.unit != agency:
+        raise Forbidden(
+            "an agency acts for itself only", {"agency": agency, "unit": principal.unit}
+        )

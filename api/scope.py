@@ -1,0 +1,104 @@
+"""Scope in the API: the case a caller may see (one dependency, in the shape of Polar's
+`AuthorizedOrder`), and the SQL conditions of the lists it may see.
+
+Outside its scope a case does not exist for the caller (404), so a unit does not even learn
+that another unit's case exists."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.auth import allowed
+from api.deps import SessionsDep, TemporalDep
+from api.errors import UnknownCase
+from api.schemas import CaseId
+from db import cases
+from db.models import Case, Unit
+from domain.permissions import CaseScope, Principal, Role, in_scope
+from workflows.linkage import LinkageWorkflow, linkage_id
+
+Reader = Annotated[Principal, Depends(allowed("read"))]
+
+
+async def visible_case(
+    sessions: async_sessionmaker[AsyncSession], temporal: Client, principal: Principal, case_id: str
+) -> Case:
+    """The case, if the principal may see it; UnknownCase otherwise. Its transaction ends
+    before any call to Temporal."""
+    async with sessions.begin() as session:
+        case = await cases.get(session, case_id)
+        if case is None:
+            raise UnknownCase(f"no case {case_id}", {"id": case_id})
+        committee = await _committee(session, principal, case)
+    if not in_scope(principal, await _scope(temporal, principal, case, committee)):
+        raise UnknownCase(f"no case {case_id}", {"id": case_id})
+    return case
+
+
+async def may_see(
+    sessions: async_sessionmaker[AsyncSession], temporal: Client, principal: Principal, case_id: str
+) -> bool:
+    try:
+        await visible_case(sessions, temporal, principal, case_id)
+    except UnknownCase:
+        return False
+    return True
+
+
+async def readable_case(
+    case_id: CaseId, sessions: SessionsDep, temporal: TemporalDep, principal: Reader
+) -> Case:
+    return await visible_case(sessions, temporal, principal, case_id)
+
+
+# A route that shows one case takes it as `case: ReadableCase` (and the caller as `Reader`).
+ReadableCase = Annotated[Case, Depends(readable_case)]
+
+
+async def _committee(session: AsyncSession, principal: Principal, case: Case) -> str | None:
+    # Only what the caller's role is judged by is looked up, not on every request.
+    if principal.role is not Role.unit_handler or principal.unit == case.unit:
+        return None
+    committee: str | None = await session.scalar(
+        select(Unit.code).where(Unit.kind == "community", Unit.community == case.community)
+    )
+    return committee
+
+
+async def _scope(
+    temporal: Client, principal: Principal, case: Case, committee: str | None
+) -> CaseScope:
+    agencies: tuple[str, ...] = ()
+    if principal.role is Role.agency and case.linkage:  # who was summoned: the live linkage
+        try:
+            view = await temporal.get_workflow_handle(linkage_id(case.id)).query(
+                LinkageWorkflow.state
+            )
+            agencies = tuple(a.unit for a in view.agencies)
+        except RPCError:
+            agencies = ()
+    return CaseScope(
+        case_id=case.id,
+        unit=case.unit,
+        grid=case.grid,
+        community=case.community,
+        community_unit=committee,
+        agencies=agencies,
+    )
+
+
+def scope_conditions(principal: Principal) -> list[ColumnElement[bool]]:
+    """The list a principal may see: its unit's, its grids', its community's cases."""
+    if principal.role is Role.unit_handler or principal.role is Role.agency:
+        return [Case.unit == principal.unit]
+    if principal.role is Role.grid_worker:
+        return [Case.grid.in_(principal.grids)]
+    if principal.role is Role.supervisor and principal.community:
+        return [Case.community == principal.community]
+    return []

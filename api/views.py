@@ -1,0 +1,66 @@
+"""What the API shows of one case: the PostgreSQL record, the live state from the workflow's
+query, and the reporter's phone masked for those who do not need it."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.schemas import CaseOut, LiveState, PendingDeadline
+from core.config import Settings
+from core.temporal import rpc_timeout
+from db.models import Case
+from domain.case import CaseStatus, CaseView, Deadline, allowed_actions
+from domain.permissions import SEES_PHONE, Principal, Role, mask_phone
+from workflows.case import CaseWorkflow
+
+
+def case_out(case: Case) -> CaseOut:
+    # The row keeps only the linkage's status; its agencies come from the live query.
+    fields = {
+        name: getattr(case, name)
+        for name in CaseView.model_fields
+        if hasattr(case, name) and name != "linkage"
+    }
+    deadlines = [Deadline.model_validate(d) for d in case.deadlines]
+    return CaseOut(
+        **{**fields, "deadlines": deadlines},
+        allowed_actions=allowed_actions(
+            CaseStatus(case.status),
+            case.contacted_at is not None,
+            suspended=case.suspended,
+            in_review=case.review == "pending",
+            grid_event=case.channel == "grid_patrol",
+        ),
+        reporter={"name": case.reporter_name, "phone": case.reporter_phone}
+        if case.reporter_name and case.reporter_phone
+        else None,
+    )
+
+
+def masked(case: CaseOut, principal: Principal) -> CaseOut:
+    """A resident's phone, for those who need it to do their job (and the resident)."""
+    own = principal.role is Role.resident and principal.case_id == case.id
+    if case.reporter is not None and not (principal.role in SEES_PHONE or own):
+        case.reporter = case.reporter.model_copy(update={"phone": mask_phone(case.reporter.phone)})
+    return case
+
+
+async def live_state(temporal: Client, case_id: str, settings: Settings) -> LiveState | None:
+    """Live timers from the workflow query; None when the workflow is unreachable or gone."""
+    try:
+        view = await temporal.get_workflow_handle(case_id).query(
+            CaseWorkflow.state, rpc_timeout=rpc_timeout(settings)
+        )
+    except RPCError:
+        return None
+    return LiveState(
+        status=view.status,
+        allowed_actions=view.allowed_actions,
+        linkage=view.linkage,
+        pending_deadlines=[
+            PendingDeadline(kind=d.kind, due_at=d.due_at)
+            for d in view.deadlines
+            if d.met_at is None and not d.missed
+        ],
+    )
