@@ -35,7 +35,12 @@ from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from domain.permissions import Principal, Role
 from worker.main import build_worker
-from worker.stack import create_database, start_postgres, start_temporal
+from worker.stack import (
+    create_database,
+    register_search_attributes,
+    start_postgres,
+    start_temporal,
+)
 
 CASE = {
     "channel": "hotline",
@@ -144,10 +149,10 @@ async def main(count: int, concurrency: int) -> None:
     env = None
     if not os.environ.get("TEMPORAL_ADDRESS"):
         env = await start_temporal(data_converter=data_converter(Settings()))
+    # Without the embedded server, TEMPORAL_ADDRESS (and Temporal's TLS/API-key settings) apply.
+    started = {"temporal_address": env.client.service_client.config.target_host} if env else {}
     settings = Settings(
-        database_url=database_url,
-        temporal_address=env.client.service_client.config.target_host if env else None,
-        task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+        database_url=database_url, task_queue=f"bench-{uuid.uuid4().hex[:6]}", **started
     )
     await asyncio.to_thread(upgrade, settings.sqlalchemy_url)  # alembic runs its own loop
     engine = make_engine(settings, pool_size=1)
@@ -158,6 +163,7 @@ async def main(count: int, concurrency: int) -> None:
     from core.temporal import build_client
 
     client = await build_client(settings)
+    await register_search_attributes(client)  # a persistent or remote server may lack them
     try:
         # Warm both paths up, then measure baseline and gridcase back to back.
         await bare_run(client, min(10, count), concurrency)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import ssl
+import tempfile
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +93,38 @@ class Settings(BaseSettings):
         return self.temporal_address or f"{self.temporal_host}:{self.temporal_port}"
 
 
+# libpq's TLS parameters (what managed PostgreSQL services put in their URLs); asyncpg takes
+# none of them as keywords, so they become its one `ssl` argument.
+_LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+_VERIFYING = {"require", "verify-ca", "verify-full"}
+
+
+def asyncpg_connection(sqlalchemy_url: str) -> tuple[str, dict[str, Any]]:
+    """The URL without libpq's TLS parameters, and the connect arguments that say the same to
+    asyncpg: `sslmode` as its `ssl` mode, or an SSL context when a certificate file is named
+    (as libpq does, `require` with a root certificate verifies the server's certificate)."""
+    head, _, query = sqlalchemy_url.partition("?")
+    params = parse_qsl(query, keep_blank_values=True)
+    tls = {k: v for k, v in params if k in _LIBPQ_TLS}
+    if not tls:
+        return sqlalchemy_url, {}
+    rest = [(k, v) for k, v in params if k not in _LIBPQ_TLS]
+    url = head + (f"?{urlencode(rest)}" if rest else "")
+    mode = tls.get("sslmode", "prefer")
+    if mode not in {"disable", "allow", "prefer", *_VERIFYING}:
+        raise ValueError(f"DATABASE_URL: unknown sslmode {mode!r}")
+    root, cert = tls.get("sslrootcert"), tls.get("sslcert")
+    if mode not in _VERIFYING or not (root or cert):
+        return url, {"ssl": mode}
+    context = ssl.create_default_context(cafile=root)
+    context.check_hostname = mode == "verify-full"
+    if mode == "require" and not root:  # encrypt, but trust any server certificate
+        context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(cert, tls.get("sslkey"))
+    return url, {"ssl": context}
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
@@ -99,6 +136,15 @@ def kept_secret(path: Path, make: Callable[[], str]) -> str:
     and tokens survive a restart; read once per process. Deployments pass theirs in settings."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(make(), encoding="utf-8")
+        # Written whole under a temporary name, then linked into place: processes started
+        # together never read a half-written file, and the first one's secret wins.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:  # mkstemp's mode is 0600
+                file.write(make())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_text(encoding="utf-8").strip()

@@ -9,16 +9,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from core.config import Settings
+from core.config import Settings, asyncpg_connection
 
 
 def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
+    url, tls = asyncpg_connection(settings.sqlalchemy_url)
     return create_async_engine(
-        settings.sqlalchemy_url,
+        url,
         pool_size=pool_size,
         pool_pre_ping=True,
         # Fail fast when PostgreSQL is unreachable, so the API can answer 503 instead of hanging.
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args={"timeout": 5, "command_timeout": 30, **tls},
     )
 
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.config import get_settings
+from core.config import asyncpg_connection, get_settings
 from db.models import Base
 
 target_metadata = Base.metadata
@@ -25,7 +25,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(_url())
+    url, tls = asyncpg_connection(_url())
+    engine = create_async_engine(url, connect_args=tls)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
