@@ -17,12 +17,12 @@ from api.auth import CurrentPrincipal, Forbidden
 from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.errors import NotAllowedNow, Unavailable
 from api.schemas import CaseOut
-from api.scope import visible_case
-from api.views import masked
+from api.scope import SeenCase, visible_case
+from api.views import shown
 from core.temporal import rpc_timeout
 from db.models import Case
 from domain.case import CaseView
-from domain.permissions import may
+from domain.permissions import may, permitted
 from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW
 
 ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
@@ -61,8 +61,8 @@ class CaseActions:
         body: ActionInputT,
     ) -> CaseOut:
         """An action on the case itself: the new state of the case."""
-        view = await self.send(case_id, case_id, update, body)
-        return masked(CaseOut(**view.model_dump()), self.principal)
+        view, seen = await self._send(case_id, case_id, update, body)
+        return shown(CaseOut(**view.model_dump()), self.principal, seen.scope)
 
     async def lookup(self, entity: type[RowT], key: str) -> RowT | None:
         """A row an action names (a unit, a master case), in its own short transaction."""
@@ -86,13 +86,29 @@ class CaseActions:
         body: ActionInputT,
     ) -> ResultT:
         """Send `update` to the case's workflow or its linkage's, with the 409/503 mapping."""
+        result, _ = await self._send(case_id, workflow_id, update, body)
+        return result
+
+    async def _send(
+        self,
+        case_id: str,
+        workflow_id: str,
+        update: UpdateMethodMultiParam[[Any, ActionInputT], ResultT],
+        body: ActionInputT,
+    ) -> tuple[ResultT, SeenCase]:
         name = getattr(update, "__name__", "update")
-        self.permit(name.rstrip("_"))  # return_ -> return
-        case = await visible_case(self.sessions, self.temporal, self.principal, case_id)
+        action = name.rstrip("_")  # return_ -> return
+        self.permit(action)
+        seen = await visible_case(self.sessions, self.temporal, self.principal, case_id)
+        if not permitted(self.principal, action, seen.scope):
+            raise Forbidden(
+                f"a {self.principal.role.value} may not {action} this case",
+                {"role": self.principal.role.value, "action": action},
+            )
         handle = self.temporal.get_workflow_handle(workflow_id)
         update_id = f"{workflow_id}:{name}:{self.idempotency_key}" if self.idempotency_key else None
         try:
-            return await handle.execute_update(
+            result = await handle.execute_update(
                 update,
                 body.model_copy(
                     update={"actor": self.principal.actor, "principal": self.principal}
@@ -111,8 +127,9 @@ class CaseActions:
             ) from None
         except RPCError as rpc:
             if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed
-                raise _closed(case, workflow_id) from None
+                raise _closed(seen.row, workflow_id) from None
             raise
+        return result, seen
 
 
 Act = Annotated[CaseActions, Depends()]

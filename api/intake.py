@@ -17,9 +17,9 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from api.errors import InvalidReference, ReferenceTaken
+from api.errors import InvalidReference, ReferenceTaken, UnknownCase
 from api.schemas import CaseCreate, CaseOut
-from api.scope import may_see
+from api.scope import visible_case
 from api.views import case_out
 from core.config import Settings
 from core.temporal import rpc_timeout
@@ -27,7 +27,7 @@ from db import cases
 from db.models import Category, Community, Grid
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseStatus, CaseView
-from domain.permissions import Principal
+from domain.permissions import CaseScope, Principal
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 
@@ -41,6 +41,7 @@ class Filed:
 
     case: CaseOut
     status: int  # 201 new and routed, 202 new and still routing, 200 filed before
+    scope: CaseScope
 
     @property
     def created(self) -> bool:
@@ -75,12 +76,14 @@ async def file_case(
         duplicate = None if existing else await _possible_duplicate(session, settings, body)
 
     if existing is not None:
-        if not await may_see(sessions, temporal, principal, existing.id):
+        try:
+            seen = await visible_case(sessions, temporal, principal, existing.id)
+        except UnknownCase:
             raise ReferenceTaken(
                 "this channel and external_ref are taken",
                 {"channel": body.channel.value, "external_ref": body.external_ref},
-            )
-        return Filed(case_out(existing), status.HTTP_200_OK)
+            ) from None
+        return Filed(case_out(existing), status.HTTP_200_OK, seen.scope)
 
     intake = CaseIntake(
         case_id=case_id,
@@ -113,8 +116,19 @@ async def file_case(
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         # No worker picked it up in time: the case exists and will be routed when one does.
-        return Filed(CaseOut(**_received_view(intake).model_dump()), status.HTTP_202_ACCEPTED)
-    return Filed(CaseOut(**view.model_dump(), reporter=body.reporter), status.HTTP_201_CREATED)
+        view = _received_view(intake)
+        return Filed(CaseOut(**view.model_dump()), status.HTTP_202_ACCEPTED, _new_scope(view))
+    out = CaseOut(**view.model_dump(), reporter=body.reporter)
+    return Filed(out, status.HTTP_201_CREATED, _new_scope(view))
+
+
+def _new_scope(case: CaseView) -> CaseScope:
+    """The scope of a case this call made (its committee is judged only for unit handlers,
+    who do not file)."""
+    agencies = tuple(a.unit for a in case.linkage.agencies) if case.linkage else ()
+    return CaseScope(
+        case_id=case.id, unit=case.unit, grid=case.grid, community=case.community, agencies=agencies
+    )
 
 
 async def _possible_duplicate(

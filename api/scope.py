@@ -6,10 +6,11 @@ that another unit's case exists."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -20,15 +21,23 @@ from api.errors import UnknownCase
 from api.schemas import CaseId
 from db import cases
 from db.models import Case, Unit
-from domain.permissions import CaseScope, Principal, Role, in_scope
+from domain.permissions import CaseScope, Principal, Role, in_scope, visibility
 from workflows.linkage import LinkageWorkflow, linkage_id
 
 Reader = Annotated[Principal, Depends(allowed("read"))]
 
 
+@dataclass(frozen=True)
+class SeenCase:
+    """A case the caller may see: its record, and what its scope was judged by."""
+
+    row: Case
+    scope: CaseScope
+
+
 async def visible_case(
     sessions: async_sessionmaker[AsyncSession], temporal: Client, principal: Principal, case_id: str
-) -> Case:
+) -> SeenCase:
     """The case, if the principal may see it; UnknownCase otherwise. Its transaction ends
     before any call to Temporal."""
     async with sessions.begin() as session:
@@ -36,29 +45,20 @@ async def visible_case(
         if case is None:
             raise UnknownCase(f"no case {case_id}", {"id": case_id})
         committee = await _committee(session, principal, case)
-    if not in_scope(principal, await _scope(temporal, principal, case, committee)):
+    scope = await _scope(temporal, principal, case, committee)
+    if not in_scope(principal, scope):
         raise UnknownCase(f"no case {case_id}", {"id": case_id})
-    return case
-
-
-async def may_see(
-    sessions: async_sessionmaker[AsyncSession], temporal: Client, principal: Principal, case_id: str
-) -> bool:
-    try:
-        await visible_case(sessions, temporal, principal, case_id)
-    except UnknownCase:
-        return False
-    return True
+    return SeenCase(case, scope)
 
 
 async def readable_case(
     case_id: CaseId, sessions: SessionsDep, temporal: TemporalDep, principal: Reader
-) -> Case:
+) -> SeenCase:
     return await visible_case(sessions, temporal, principal, case_id)
 
 
 # A route that shows one case takes it as `case: ReadableCase` (and the caller as `Reader`).
-ReadableCase = Annotated[Case, Depends(readable_case)]
+ReadableCase = Annotated[SeenCase, Depends(readable_case)]
 
 
 async def _committee(session: AsyncSession, principal: Principal, case: Case) -> str | None:
@@ -88,17 +88,30 @@ async def _scope(
         unit=case.unit,
         grid=case.grid,
         community=case.community,
-        community_unit=committee,
+        committee=committee,
         agencies=agencies,
     )
 
 
 def scope_conditions(principal: Principal) -> list[ColumnElement[bool]]:
-    """The list a principal may see: its unit's, its grids', its community's cases."""
-    if principal.role is Role.unit_handler or principal.role is Role.agency:
-        return [Case.unit == principal.unit]
-    if principal.role is Role.grid_worker:
-        return [Case.grid.in_(principal.grids)]
-    if principal.role is Role.supervisor and principal.community:
-        return [Case.community == principal.community]
-    return []
+    """The principal's visibility (domain/permissions.py) as SQL: the cases it may list."""
+    seen = visibility(principal)
+    if seen.everything:
+        return []
+    matches: list[ColumnElement[bool]] = []
+    if seen.units:
+        matches.append(Case.unit.in_(seen.units))
+    if seen.committees:
+        committees_communities = select(Unit.community).where(
+            Unit.kind == "community", Unit.code.in_(seen.committees)
+        )
+        matches.append(Case.community.in_(committees_communities.scalar_subquery()))
+    if seen.grids:
+        matches.append(Case.grid.in_(seen.grids))
+    if seen.communities:
+        matches.append(Case.community.in_(seen.communities))
+    if seen.case_ids:
+        matches.append(Case.id.in_(seen.case_ids))
+    # `summoned` has no column: the agencies of a linkage live in its workflow, so an agency
+    # lists its own unit's cases and opens the ones it was summoned to by id.
+    return [or_(*matches)] if matches else [false()]

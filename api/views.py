@@ -11,7 +11,7 @@ from core.config import Settings
 from core.temporal import rpc_timeout
 from db.models import Case
 from domain.case import CaseStatus, CaseView, Deadline, allowed_actions
-from domain.permissions import SEES_PHONE, Principal, Role, mask_phone
+from domain.permissions import SEES_PHONE, CaseScope, Principal, Role, mask_phone, permitted
 from workflows.case import CaseWorkflow
 
 
@@ -25,11 +25,13 @@ def case_out(case: Case) -> CaseOut:
     deadlines = [Deadline.model_validate(d) for d in case.deadlines]
     return CaseOut(
         **{**fields, "deadlines": deadlines},
+        # The workflow's own rule over the record; a live view replaces it (see `get_case`).
         allowed_actions=allowed_actions(
             CaseStatus(case.status),
             case.contacted_at is not None,
             suspended=case.suspended,
             in_review=case.review == "pending",
+            linkage_open=case.linkage == "open",
             grid_event=case.channel == "grid_patrol",
         ),
         reporter={"name": case.reporter_name, "phone": case.reporter_phone}
@@ -38,8 +40,13 @@ def case_out(case: Case) -> CaseOut:
     )
 
 
-def masked(case: CaseOut, principal: Principal) -> CaseOut:
-    """A resident's phone, for those who need it to do their job (and the resident)."""
+def shown(case: CaseOut, principal: Principal, scope: CaseScope) -> CaseOut:
+    """The case as `principal` sees it: of the actions the case allows now, those this caller
+    may take; a resident's phone only for those who need it to do their job (and the resident)."""
+    case.allowed_actions = [a for a in case.allowed_actions if permitted(principal, a, scope)]
+    if case.live is not None:
+        live = case.live.allowed_actions
+        case.live.allowed_actions = [a for a in live if permitted(principal, a, scope)]
     own = principal.role is Role.resident and principal.case_id == case.id
     if case.reporter is not None and not (principal.role in SEES_PHONE or own):
         case.reporter = case.reporter.model_copy(update={"phone": mask_phone(case.reporter.phone)})

@@ -39,14 +39,41 @@ class Principal(BaseModel):
 
 
 class CaseScope(BaseModel):
-    """What the scope rules need to know about a case."""
+    """What the scope rules need to know about one case."""
 
     case_id: str
-    unit: str | None = None
+    unit: str | None = None  # the unit it is dispatched to
     grid: str | None = None
     community: str | None = None
-    community_unit: str | None = None  # its residents' committee (confirms on-site solutions)
+    committee: str | None = None  # its community's residents' committee (reads and confirms)
     agencies: tuple[str, ...] = ()  # summoned to its linkage
+
+
+class Visibility(BaseModel):
+    """The cases a principal may see, as data: every case, or the cases that match any one
+    field. `in_scope` applies it to one case; the API turns the same value into SQL for lists,
+    the review queue and statistics. One definition of scope, read three ways."""
+
+    model_config = ConfigDict(frozen=True)
+
+    everything: bool = False
+    units: tuple[str, ...] = ()  # dispatched to one of these units
+    committees: tuple[str, ...] = ()  # in the community of one of these committees
+    grids: tuple[str, ...] = ()
+    communities: tuple[str, ...] = ()
+    summoned: tuple[str, ...] = ()  # one of these agencies was summoned to its linkage
+    case_ids: tuple[str, ...] = ()
+
+    def admits(self, case: CaseScope) -> bool:
+        return (
+            self.everything
+            or case.unit in self.units
+            or case.committee in self.committees
+            or case.grid in self.grids
+            or case.community in self.communities
+            or any(agency in case.agencies for agency in self.summoned)
+            or case.case_id in self.case_ids
+        )
 
 
 ALL_ROLES = frozenset(Role)
@@ -99,22 +126,46 @@ def may(principal: Principal, action: str) -> bool:
     return principal.role is Role.admin or principal.role in PERMISSIONS.get(action, frozenset())
 
 
-def in_scope(principal: Principal, case: CaseScope) -> bool:
-    """The case is one the principal may see at all (outside it, a case does not exist)."""
-    role = principal.role
+def visibility(principal: Principal) -> Visibility:
+    """Which cases the principal may see at all (outside them, a case does not exist for it)."""
+    role, unit = principal.role, principal.unit
     if role in (Role.dispatcher, Role.operator, Role.admin):
-        return True
-    if role is Role.unit_handler:
-        return principal.unit is not None and principal.unit in (case.unit, case.community_unit)
+        return Visibility(everything=True)
+    if role is Role.unit_handler and unit:
+        # A unit's own cases; a residents' committee also reads its community's, to confirm them.
+        return Visibility(units=(unit,), committees=(unit,))
     if role is Role.grid_worker:
-        return case.grid is not None and case.grid in principal.grids
+        return Visibility(grids=principal.grids)
     if role is Role.supervisor:
-        return principal.community is None or case.community == principal.community
-    if role is Role.agency:
-        return principal.unit is not None and (
-            principal.unit in case.agencies or principal.unit == case.unit
-        )
-    return case.case_id == principal.case_id  # resident
+        if principal.community is None:  # the subdistrict's supervisors
+            return Visibility(everything=True)
+        return Visibility(communities=(principal.community,))
+    if role is Role.agency and unit:
+        return Visibility(units=(unit,), summoned=(unit,))
+    if role is Role.resident and principal.case_id:
+        return Visibility(case_ids=(principal.case_id,))
+    return Visibility()
+
+
+def in_scope(principal: Principal, case: CaseScope) -> bool:
+    """The case is one the principal may see."""
+    return visibility(principal).admits(case)
+
+
+# What a residents' committee may do on a case of its community that is dispatched elsewhere.
+COMMITTEE_ACTIONS = frozenset({"read", "confirm"})
+
+
+def permitted(principal: Principal, action: str, case: CaseScope) -> bool:
+    """The principal may take `action` on this case: its role may, the case is in its scope,
+    and whoever is in charge is responsible (谁主管谁负责): a unit signs for, contacts, replies,
+    extends and suspends only the cases dispatched to it; its community's committee reads and
+    confirms. (An agency's own part of a linkage is checked against the part it names.)"""
+    if not (may(principal, action) and in_scope(principal, case)):
+        return False
+    if principal.role is Role.unit_handler and principal.unit != case.unit:
+        return action in COMMITTEE_ACTIONS
+    return True
 
 
 def mask_phone(phone: str) -> str:

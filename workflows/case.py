@@ -74,7 +74,7 @@ with workflow.unsafe.imports_passed_through():
         LinkageView,
         OpenLinkageInput,
     )
-    from domain.permissions import CaseScope, Principal, in_scope, may
+    from domain.permissions import CaseScope, Principal, permitted
     from domain.sla import DeadlineKind, due_at
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow, linkage_id
@@ -1033,9 +1033,7 @@ class CaseWorkflow:
     def _check(self, action: Action, principal: Principal | None = None) -> None:
         """Allowed now, and (when the caller is known) allowed to this caller: the same
         permission table as the API, for whoever talks to Temporal directly."""
-        if principal is not None and not (
-            may(principal, action.value) and in_scope(principal, self._scope())
-        ):
+        if principal is not None and not permitted(principal, action.value, self._scope()):
             raise ApplicationError(
                 f"a {principal.role.value} may not {action.value} this case",
                 {"role": principal.role.value, "action": action.value},
@@ -1072,7 +1070,7 @@ class CaseWorkflow:
             unit=self._unit,
             grid=self._routed.grid if self._routed else self._intake.location.grid,
             community=self._routed.community if self._routed else None,
-            community_unit=self._community_unit(),
+            committee=self._community_unit(),
             agencies=agencies,
         )
 

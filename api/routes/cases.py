@@ -17,7 +17,7 @@ from api.intake import file_case
 from api.listing import CaseQuery, case_page
 from api.schemas import CaseCreate, CaseOut, CasePage, EventOut
 from api.scope import ReadableCase, Reader
-from api.views import case_out, live_state, masked
+from api.views import case_out, live_state, shown
 from core.auth import issue
 from db import cases
 from domain.case import CaseStatus
@@ -66,7 +66,7 @@ async def create_case(
     if filed.created:
         resident = Principal(subject=f"resident:{case.id}", role=Role.resident, case_id=case.id)
         case.resident_token = issue(settings, resident, RESIDENT_TOKEN_LIFETIME)
-    return masked(case, principal)
+    return shown(case, principal, filed.scope)
 
 
 @router.get("", response_model=CasePage)
@@ -82,16 +82,18 @@ async def list_cases(
 async def get_case(
     case: ReadableCase, principal: Reader, temporal: TemporalDep, settings: SettingsDep
 ) -> CaseOut:
-    out = masked(case_out(case), principal)
-    if case.status != CaseStatus.closed:
-        out.live = await live_state(temporal, case.id, settings)
-        out.linkage = out.live.linkage if out.live else None
-    return out
+    out = case_out(case.row)
+    if case.row.status != CaseStatus.closed:
+        out.live = await live_state(temporal, case.row.id, settings)
+        if out.live is not None:  # what the workflow allows now, not a reading of the record
+            out.allowed_actions = list(out.live.allowed_actions)
+            out.linkage = out.live.linkage
+    return shown(out, principal, case.scope)
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut], responses={404: _ERRORS[404]})
 async def case_events(case: ReadableCase, session: SessionDep) -> list[EventOut]:
-    events = await cases.events(session, case.id)
+    events = await cases.events(session, case.row.id)
     return [
         EventOut.model_validate(e).model_copy(update={"deadlines": states})
         for e, states in zip(events, deadline_states(events), strict=True)

@@ -28,7 +28,7 @@ from domain.kpi import (
     parse_bound,
     total,
 )
-from domain.permissions import Principal, Role
+from domain.permissions import Principal, visibility
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -85,17 +85,23 @@ async def case_stats(
 async def _scoped_stats(
     session: AsyncSession, principal: Principal, start: datetime, end: datetime, keys: list[str]
 ) -> list[StatsRow]:
-    """A community's supervisor sees its community's figures only: grouped by community too,
-    the others dropped, and the extra key taken out again."""
-    community = principal.community if principal.role is Role.supervisor else None
-    if community is None:
+    """The figures of the cases the principal may see (its visibility, as for lists): grouped
+    also by the places that visibility names, the others dropped, the extra keys summed away.
+    What has no place key (a committee, a summoned agency) is left out, never let in."""
+    seen = visibility(principal)
+    if seen.everything:
         return await stats.case_stats(session, start=start, end=end, group_by=keys)
-    by_community = ["community", *(k for k in keys if k != "community")]
-    rows = await stats.case_stats(session, start=start, end=end, group_by=by_community)
+    places = {"community": seen.communities, "grid": seen.grids, "unit": seen.units}
+    places = {key: values for key, values in places.items() if values}
+    by_place = [*keys, *(k for k in places if k not in keys)]
+    rows = await stats.case_stats(session, start=start, end=end, group_by=by_place)
+    groups: dict[tuple[str | None, ...], list[StatsRow]] = {}
+    for row in rows:
+        if any(row.group[key] in values for key, values in places.items()):
+            groups.setdefault(tuple(row.group[k] for k in keys), []).append(row)
     return [
-        StatsRow.of({k: r.group[k] for k in keys}, r.counts)
-        for r in rows
-        if r.group["community"] == community
+        StatsRow.of(dict(zip(keys, group, strict=True)), total(members).counts)
+        for group, members in groups.items()
     ]
 
 

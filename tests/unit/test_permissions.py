@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from domain.permissions import CaseScope, Principal, Role, in_scope, mask_phone, may
+from domain.permissions import (
+    CaseScope,
+    Principal,
+    Role,
+    in_scope,
+    mask_phone,
+    may,
+    permitted,
+)
 
 CASE = CaseScope(
     case_id="LC-2026-000001",
     unit="GT-C01-G01",
     grid="C01-G01",
     community="C01",
-    community_unit="CO-C01",
+    committee="CO-C01",
     agencies=("DA-POLICE",),
 )
 
@@ -46,3 +54,15 @@ def test_each_role_sees_its_own_cases_only() -> None:
 def test_phone_numbers_are_masked() -> None:
     assert mask_phone("13900000002") == "139****0002"
     assert mask_phone("12345") == "****"
+
+
+def test_only_the_unit_in_charge_handles_its_committee_reads_and_confirms() -> None:
+    handler = who(Role.unit_handler, unit="GT-C01-G01")
+    committee = who(Role.unit_handler, unit="CO-C01")
+    for action in ("accept", "return", "contact", "progress", "reply", "suspend", "resume"):
+        assert permitted(handler, action, CASE)
+        assert not permitted(committee, action, CASE)
+    assert not permitted(committee, "request_extension", CASE)
+    assert permitted(committee, "read", CASE) and permitted(committee, "confirm", CASE)
+    assert not permitted(who(Role.unit_handler, unit="CO-C02"), "confirm", CASE)
+    assert not permitted(who(Role.dispatcher), "accept", CASE)  # the role's table first
