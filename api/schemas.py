@@ -18,7 +18,7 @@ from domain.case import (
     Reporter,
     Severity,
 )
-from domain.common import Code, ShortText, Text
+from domain.common import Code, Description, ShortText
 from domain.kpi import StatsRow
 from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
@@ -42,7 +42,7 @@ class CaseCreate(BaseModel):
     category: Code
     severity: Severity | None = Field(default=None, description="Defaults to the category's.")
     title: ShortText
-    description: Text
+    description: Description
     location: Location
     reporter: Reporter
     photo_url: HttpUrl | None = Field(

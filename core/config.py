@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     # Keys Open311 clients must send to POST service requests (demo key for `make run`).
     open311_api_keys: list[str] = ["gridcase-demo-open311"]
+    # What Open311's public reads show: cases filed through these channels (never the reporter).
+    open311_public_channels: list[str] = ["open311"]
+    # A client's identical request within this many seconds is a retry: the first case answers.
+    open311_retry_window_seconds: int = 600
     outbox_interval: float = 1.0
 
     @property

@@ -11,6 +11,11 @@ from pydantic.json_schema import SkipJsonSchema
 from domain.permissions import Principal
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# A case's description: the resident's words (up to Open311's 4,000 characters) and the answers
+# to the service's questions (up to 1,000 more).
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Phone = Annotated[

@@ -60,11 +60,14 @@ async def test_open311_clients_are_limited_per_api_key(strict_api: httpx.AsyncCl
         "description": "停水",
     }
     codes = [
-        (await strict_api.post("/open311/v2/requests.json", data={**form, "api_key": "k1"}))
-        for _ in range(LIMIT + 1)
+        await strict_api.post(
+            "/open311/v2/requests.json", data={**form, "api_key": "k1", "description": f"停水 {i}"}
+        )
+        for i in range(LIMIT + 1)
     ]
     assert [c.status_code for c in codes] == [201] * LIMIT + [429]
     assert codes[-1].json()[0]["code"] == 429  # the spec's error shape
+    assert int(codes[-1].headers["Retry-After"]) > 0
     other = await strict_api.post("/open311/v2/requests.json", data={**form, "api_key": "k2"})
     assert other.status_code == 201
 
