@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.hotspots import feed_hotspots
 from db import cases, reference
 from db.models import Category, Community, Grid
 from domain.case import CaseIntake, CaseRecord, Routed, Severity
@@ -24,9 +25,13 @@ LOCATOR_TTL_SECONDS = 60.0
 
 class CaseActivities:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], dispatch_centre: str = "SD-CENTER"
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        dispatch_centre: str = "SD-CENTER",
+        hotspots: bool = False,
     ) -> None:
         self._sessions = sessions
+        self._hotspots = hotspots  # feed each request to its grid's hot spot
         self._dispatch_centre = dispatch_centre  # who places a case found outside every grid
         self._locator: GridLocator | None = None
         self._locator_at = 0.0
@@ -125,3 +130,5 @@ class CaseActivities:
     async def record_case(self, record: CaseRecord) -> None:
         async with self._sessions.begin() as session:
             await cases.record(session, record)
+        if self._hotspots:
+            await feed_hotspots(activity.client(), record, activity.info().task_queue)

@@ -307,3 +307,24 @@ class CaseRollupMonth(RollupCounters, Base):
     community: Mapped[str] = mapped_column(String(32), primary_key=True)
     category: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+# ---- governance -------------------------------------------------------------------------------
+
+
+class HotspotRow(Base):
+    """A hot spot raised (migration 0007): written only by the hot spot workflow's activity."""
+
+    __tablename__ = "hotspots"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    grid: Mapped[str] = mapped_column(String(32))
+    community: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    governance_case: Mapped[str | None] = mapped_column(String(32))
+    cases: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    raised_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_hotspots_raised_at", "raised_at"),)

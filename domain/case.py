@@ -21,6 +21,7 @@ class Channel(StrEnum):
     letter = "letter"
     grid_patrol = "grid_patrol"  # reported by a grid worker on patrol
     open311 = "open311"
+    proactive = "proactive"  # 主动治理: opened by gridcase itself (a hot spot, a recurring task)
 
 
 class Severity(StrEnum):

@@ -59,7 +59,11 @@ async def _serve(settings: Settings, *, worker: bool, api: bool, banner: str = "
     try:
         if worker:
             sessions = make_sessionmaker(engine)
-            tasks.append(build_worker(client, sessions, settings.task_queue).run())
+            tasks.append(
+                build_worker(
+                    client, sessions, settings.task_queue, hotspots=True, settings=settings
+                ).run()
+            )
             send = (
                 WebhookSender(settings.notify_webhook_url)
                 if settings.notify_webhook_url
