@@ -1,14 +1,16 @@
-"""Activities of the hot spot workflow: its rule, opening a proactive governance case, and the
-hot spot record. Each is idempotent.
+"""Activities of governance before the complaint: the hot spot's rule and record, the grids of a
+recurring task, and opening a proactive case. Each is idempotent.
 
-A governance case is filed through the API's intake service, the one way a case comes in
+A proactive case is filed through the API's intake service, the one way a case comes in
 (reference checks, intake key, workflow start), so this module is the one activity module that
 imports from api/."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -16,8 +18,11 @@ from api.routes.cases import file_case
 from api.schemas import CaseCreate
 from core.config import Settings
 from db import hotspots
+from db.models import Grid
 from domain.case import Channel
-from domain.hotspot import HotspotRecord, HotspotRule, HotspotRules, Raised
+from domain.governance import GovernanceConfig
+from domain.hotspot import HotspotRecord, HotspotRule, Raised
+from domain.recurring import RecurringTask, task_case_ref
 
 
 class GovernanceActivities:
@@ -25,37 +30,67 @@ class GovernanceActivities:
         self._sessions = sessions
         self._settings = settings
 
-    def _rules(self) -> HotspotRules:
-        return HotspotRules.load(Path(self._settings.config_dir))
+    def _config(self) -> GovernanceConfig:
+        return GovernanceConfig.load(Path(self._settings.config_dir))
 
-    @activity.defn
-    async def hotspot_rule(self, category: str) -> HotspotRule:
-        return self._rules().rule_for(category)
-
-    @activity.defn
-    async def open_governance_case(self, raised: Raised) -> str:
-        """File the proactive case (主动治理) through the intake service; its external reference
-        is the hot spot's key, so a retry finds the case the first attempt filed."""
-        window = raised.rule.window_days
+    async def _file(self, ref: str, category: str, grid: str, title: str, text: str) -> str:
+        """File a proactive case for `grid`; `ref` (its external reference) makes a retry find
+        the case the first attempt filed."""
         body = CaseCreate.model_validate(
             {
                 "channel": Channel.proactive.value,
-                "external_ref": raised.key,
-                "category": raised.category,
-                "title": f"主动治理: {raised.grid} 网格 {len(raised.cases)} 件同类诉求",
-                "description": (
-                    f"{window} 天内 {raised.grid} 网格收到 {len(raised.cases)} 件 "
-                    f"{raised.category} 诉求: {', '.join(raised.cases)}。请牵头根治。"
-                ),
-                "location": {"address": f"{raised.grid} 网格", "grid": raised.grid},
-                "reporter": self._rules().reporter.model_dump(),
+                "external_ref": ref,
+                "category": category,
+                "title": title,
+                "description": text,
+                "location": {"address": f"{grid} 网格", "grid": grid},
+                "reporter": self._config().reporter.model_dump(),
             }
         )
         settings = self._settings.model_copy(update={"task_queue": activity.info().task_queue})
         case, _ = await file_case(self._sessions, activity.client(), settings, body)
         return case.id
 
+    # ---- hot spots ---------------------------------------------------------------------------
+
+    @activity.defn
+    async def hotspot_rule(self, category: str) -> HotspotRule:
+        return self._config().hotspots.rule_for(category)
+
+    @activity.defn
+    async def open_governance_case(self, raised: Raised) -> str:
+        """主动治理: the case that takes on what the requests behind the hot spot keep asking."""
+        return await self._file(
+            raised.key,
+            raised.category,
+            raised.grid,
+            f"主动治理: {raised.grid} 网格 {len(raised.cases)} 件同类诉求",
+            f"{raised.rule.window_days} 天内 {raised.grid} 网格收到 {len(raised.cases)} 件 "
+            f"{raised.category} 诉求: {', '.join(raised.cases)}。请牵头根治。",
+        )
+
     @activity.defn
     async def record_hotspot(self, record: HotspotRecord) -> None:
         async with self._sessions.begin() as session:
             await hotspots.record(session, record)
+
+    # ---- recurring tasks ---------------------------------------------------------------------
+
+    @activity.defn
+    async def task_grids(self, task: RecurringTask) -> list[str]:
+        """The grids a task's run opens a case in (its communities', or every grid)."""
+        query = select(Grid.code).order_by(Grid.code)
+        if task.communities:
+            query = query.where(Grid.community.in_(task.communities))
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    @activity.defn
+    async def open_task_case(self, task: RecurringTask, day: date, grid: str) -> str:
+        return await self._file(
+            task_case_ref(task.code, day, grid),
+            task.category,
+            grid,
+            f"{task.title} ({grid})",
+            f"民情月历 {day.isoformat()}: {task.description}",
+        )

@@ -30,6 +30,11 @@ class UnknownCase(GridcaseError):
     code = "unknown_case"
 
 
+class UnknownSchedule(GridcaseError):
+    status_code = 404
+    code = "unknown_schedule"
+
+
 class NotAllowedNow(GridcaseError):
     """The action is not allowed in the case's current state; details list what is."""
 

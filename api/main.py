@@ -12,7 +12,18 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.auth import RateLimiter, allowed
-from api.routes import actions, cases, flow, health, hotspots, open311, reference, reviews, stats
+from api.routes import (
+    actions,
+    cases,
+    flow,
+    health,
+    hotspots,
+    open311,
+    reference,
+    reviews,
+    schedules,
+    stats,
+)
 from api.routes import codec as codec_routes
 from core.config import Settings, get_settings
 from core.temporal import build_client, codec
@@ -78,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(flow.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(hotspots.router, dependencies=[Depends(allowed("stats"))])
+    app.include_router(schedules.router)
     app.include_router(reference.router, dependencies=[Depends(allowed("reference"))])
     app.include_router(open311.router)
     app.include_router(health.router)

@@ -9,9 +9,7 @@ measured on the cases' own receipt times, so no timer is needed to forget old on
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 # A governance case's external reference names its hot spot, so opening it twice finds the
@@ -31,31 +29,16 @@ class HotspotRule(BaseModel):
     window_days: int = Field(default=14, ge=1)
 
 
-class ProactiveReporter(BaseModel):
-    """Who files a proactive case: the governance centre, not a resident."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    phone: str
-
-
 class HotspotRules(BaseModel):
-    """config/hotspots.yaml: the default rule, per-category overrides, and who files."""
+    """The default rule and per-category overrides (config/governance.yaml, `hotspots`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     default: HotspotRule = HotspotRule()
     categories: dict[str, HotspotRule] = {}
-    reporter: ProactiveReporter
 
     def rule_for(self, category: str) -> HotspotRule:
         return self.categories.get(category, self.default)
-
-    @classmethod
-    def load(cls, config_dir: Path) -> HotspotRules:
-        with (config_dir / "hotspots.yaml").open(encoding="utf-8") as f:
-            return cls.model_validate(yaml.safe_load(f))
 
 
 def hotspot_workflow_id(grid: str, category: str) -> str:

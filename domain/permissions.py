@@ -116,6 +116,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "reviews": frozenset({Role.supervisor, Role.dispatcher, Role.operator}),
     "stats": frozenset({Role.supervisor, Role.dispatcher, Role.operator}),
     "codec": frozenset({Role.operator}),
+    "schedules": frozenset({Role.supervisor, Role.dispatcher, Role.operator}),
+    "pause_schedule": frozenset(),  # recurring tasks are the system owner's: admin only
 }
 # Roles that need a resident's phone number to do their job; everyone else sees it masked.
 SEES_PHONE = frozenset({Role.dispatcher, Role.unit_handler, Role.grid_worker, Role.admin})

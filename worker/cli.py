@@ -25,10 +25,12 @@ from db import reference, stats
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from domain.calendar import SUBDISTRICT_TZ
+from domain.governance import GovernanceConfig
 from domain.kpi import RATE_KEYS, InvalidStatsQuery, check_group_by, local_range, parse_bound, total
 from domain.permissions import Principal, Role
 from worker.main import build_worker
 from worker.outbox import LogSender, WebhookSender, run_outbox
+from worker.schedules import register_schedules
 from worker.stack import start_postgres, start_temporal
 
 log = logging.getLogger("gridcase")
@@ -59,6 +61,8 @@ async def _serve(settings: Settings, *, worker: bool, api: bool, banner: str = "
     try:
         if worker:
             sessions = make_sessionmaker(engine)
+            tasks_config = GovernanceConfig.load(settings.config_dir).recurring_tasks
+            await register_schedules(client, tasks_config, settings.task_queue)
             tasks.append(
                 build_worker(
                     client, sessions, settings.task_queue, hotspots=True, settings=settings

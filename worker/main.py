@@ -12,9 +12,10 @@ from core.config import Settings, get_settings
 from workflows.case import CaseWorkflow
 from workflows.hotspot import HotspotWorkflow
 from workflows.linkage import LinkageWorkflow
+from workflows.recurring import RecurringTaskWorkflow
 
 # Every workflow type this worker runs (the replay test checks recorded histories of each).
-WORKFLOWS = [CaseWorkflow, LinkageWorkflow, HotspotWorkflow]
+WORKFLOWS = [CaseWorkflow, LinkageWorkflow, HotspotWorkflow, RecurringTaskWorkflow]
 
 
 def build_worker(
@@ -40,5 +41,7 @@ def build_worker(
             governance.hotspot_rule,
             governance.open_governance_case,
             governance.record_hotspot,
+            governance.task_grids,
+            governance.open_task_case,
         ],
     )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core.config import ROOT
-from domain.hotspot import Hotspot, HotspotRule, HotspotRules, Sighting
+from domain.governance import GovernanceConfig
+from domain.hotspot import Hotspot, HotspotRule, Sighting
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
@@ -67,8 +68,12 @@ def test_no_second_case_while_one_is_open_and_a_fresh_count_after_it_closes() ->
     assert again is not None and again.cases == ["G", "H", "I"] and spot.raised == 2
 
 
-def test_the_demo_rules_have_a_default_and_overrides() -> None:
-    rules = HotspotRules.load(ROOT / "config")
+def test_the_demo_configuration_has_rules_tasks_and_who_files() -> None:
+    config = GovernanceConfig.load(ROOT / "config")
+    rules = config.hotspots
     assert rules.rule_for("public_order.flyers") == HotspotRule(count=3, window_days=7)
-    assert rules.rule_for("consultation.policy") == rules.default
-    assert rules.reporter.phone
+    assert rules.rule_for("consultation.policy") == rules.default == HotspotRule()
+    assert config.reporter.name == "仓口街道综治中心"
+    drains = config.task("drains-before-flood-season")
+    assert drains is not None and drains.communities == ["C03"]
+    assert config.task("no-such-task") is None
