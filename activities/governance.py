@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from api.routes.cases import file_case
+from api.intake import file_case
 from api.schemas import CaseCreate
 from core.config import Settings
 from db import hotspots
@@ -22,7 +22,11 @@ from db.models import Grid
 from domain.case import Channel
 from domain.governance import GovernanceConfig
 from domain.hotspot import HotspotRecord, HotspotRule, Raised
+from domain.permissions import Principal, Role
 from domain.recurring import RecurringTask, task_case_ref
+
+# Who files proactive cases at the intake: the governance centre, which dispatches every case.
+GOVERNANCE_CENTRE = Principal(subject="governance-centre", role=Role.dispatcher)
 
 
 class GovernanceActivities:
@@ -48,8 +52,9 @@ class GovernanceActivities:
             }
         )
         settings = self._settings.model_copy(update={"task_queue": activity.info().task_queue})
-        case, _ = await file_case(self._sessions, activity.client(), settings, body)
-        return case.id
+        client = activity.client()
+        filed = await file_case(self._sessions, client, settings, body, GOVERNANCE_CENTRE)
+        return filed.case.id
 
     # ---- hot spots ---------------------------------------------------------------------------
 
