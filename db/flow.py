@@ -3,10 +3,11 @@ Read-only; never commits."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow
@@ -19,12 +20,10 @@ async def case_flow(
     start: datetime,
     end: datetime,
     as_of: datetime,
-    community: str | None = None,
+    scope: Sequence[ColumnElement[bool]] = (),
 ) -> FlowReport:
-    """The flow of the cases received in [start, end) (in `community` only, when given)."""
-    received = select(Case.id).where(Case.received_at >= start, Case.received_at < end)
-    if community is not None:
-        received = received.where(Case.community == community)
+    """The flow of the cases received in [start, end) that match `scope` (the caller's)."""
+    received = select(Case.id).where(Case.received_at >= start, Case.received_at < end, *scope)
     rows = await session.execute(
         select(
             CaseEventRow.case_id,

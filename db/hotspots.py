@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, HotspotRow
 from domain.hotspot import HotspotRecord
+from domain.permissions import Visibility
 
 
 async def record(session: AsyncSession, hotspot: HotspotRecord) -> None:
@@ -26,14 +27,17 @@ async def record(session: AsyncSession, hotspot: HotspotRecord) -> None:
 
 
 async def open_and_recent(
-    session: AsyncSession, *, since: datetime, community: str | None = None
+    session: AsyncSession, *, since: datetime, seen: Visibility
 ) -> list[tuple[HotspotRow, list[Case]]]:
-    """Open hot spots and those raised since `since`, newest first, each with its requests."""
+    """Open hot spots and those raised since `since`, newest first, each with its requests;
+    only those in the places `seen` names (a hot spot is a place's, not a unit's)."""
     query = select(HotspotRow).where(
         or_(HotspotRow.status == "open", HotspotRow.raised_at >= since)
     )
-    if community is not None:
-        query = query.where(HotspotRow.community == community)
+    if not seen.everything:
+        query = query.where(
+            or_(HotspotRow.community.in_(seen.communities), HotspotRow.grid.in_(seen.grids))
+        )
     rows = list(await session.scalars(query.order_by(HotspotRow.raised_at.desc())))
     ids = {case_id for row in rows for case_id in row.cases}
     found = {c.id: c for c in await session.scalars(select(Case).where(Case.id.in_(ids)))}

@@ -1,6 +1,6 @@
 """/v1/flow: where cases spend their time (p50/p90 hours per state, by unit and category), the
 ageing of the open backlog in working days, hand-offs per case and deadline breaches by grid.
-JSON, or CSV with `Accept: text/csv`; scoped like the statistics."""
+JSON, or CSV with `Accept: text/csv`; of the cases the caller may list."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query, Request, Response
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
 from api.errors import InvalidQuery
+from api.scope import scope_conditions
 from db import flow
 from domain.flow import FlowReport
 from domain.kpi import InvalidStatsQuery, local_range, parse_bound
-from domain.permissions import Role
 
 router = APIRouter(prefix="/v1/flow", tags=["flow"])
 
@@ -75,9 +75,12 @@ async def case_flow(
         start, end = local_range(parse_bound(from_, "from"), parse_bound(to, "to"))
     except InvalidStatsQuery as invalid:
         raise InvalidQuery(str(invalid), invalid.details) from None
-    community = principal.community if principal.role is Role.supervisor else None
     report = await flow.case_flow(
-        session, start=start, end=end, as_of=datetime.now(UTC), community=community
+        session,
+        start=start,
+        end=end,
+        as_of=datetime.now(UTC),
+        scope=scope_conditions(principal),
     )
     if "text/csv" in request.headers.get("accept", ""):
         return Response(

@@ -1,5 +1,5 @@
 """/v1/hotspots: the hot spots open now and those raised recently, each with its governance case
-and the requests behind it; scoped like the statistics."""
+and the requests behind it; in the places the caller may see."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
 from db import hotspots
-from domain.permissions import Role
+from domain.permissions import visibility
 
 router = APIRouter(prefix="/v1/hotspots", tags=["hotspots"])
 
@@ -44,9 +44,8 @@ async def list_hotspots(
         int, Query(ge=1, le=366, description="Closed hot spots raised in the last `days` too")
     ] = 30,
 ) -> list[HotspotOut]:
-    community = principal.community if principal.role is Role.supervisor else None
     found = await hotspots.open_and_recent(
-        session, since=datetime.now(UTC) - timedelta(days=days), community=community
+        session, since=datetime.now(UTC) - timedelta(days=days), seen=visibility(principal)
     )
     return [
         HotspotOut(
