@@ -59,6 +59,7 @@ async def file_case(
     """File the case `principal` sends. A channel + external_ref filed before answers the
     existing case, if the principal may see it; otherwise ReferenceTaken (ticket numbers are
     guessable, so the answer says nothing of the case)."""
+    body = body.model_copy(update={"location": body.location.in_wgs84()})
     # The intake key commits before the workflow starts, so a retry after any failure below
     # finds the same case id: never a second case, never a lost one.
     async with sessions.begin() as session:
