@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck unit bench clean
+.PHONY: run test install lint typecheck unit bench clean browser
 
 run: $(STAMP)  ## start the embedded stack, worker and API (Ctrl-C stops everything)
 	$(BIN)/gridcase up
 
-test: $(STAMP) lint typecheck  ## the whole suite against real Temporal and real PostgreSQL
+test: $(STAMP) lint typecheck browser  ## the whole suite against real Temporal and real PostgreSQL
 	$(BIN)/pytest -q
 
 install: $(STAMP)
@@ -27,6 +27,13 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy domain workflows activities core db api worker
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work on a
+# closed network) and need a font with Chinese glyphs to draw the console.
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); }
 
 unit: $(STAMP)  ## the fast, pure tests only
 	$(BIN)/pytest -q tests/unit

@@ -9,11 +9,13 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import SettingsDep
 from api.errors import GridcaseError
 from core.auth import InvalidToken, verify
+from core.config import Settings
 from domain.permissions import Principal, may
 
 
@@ -33,15 +35,23 @@ class TooManyRequests(GridcaseError):
     code = "rate_limited"
 
 
+# OpenAPI's bearer scheme: /docs shows an Authorize button and sends the token it is given.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A JWT from `gridcase token issue` or your identity provider"
+)
+
+
 async def current_principal(
     settings: SettingsDep,
-    authorization: Annotated[
-        str | None, Header(description="`Bearer <token>` (see `gridcase token issue`)")
-    ] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
 ) -> Principal:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if credentials is None or not credentials.credentials:
         raise NotAuthenticated("a bearer token is required")
+    return principal_of(settings, credentials.credentials)
+
+
+def principal_of(settings: Settings, token: str) -> Principal:
+    """The principal a token names (from the Authorization header or the console's cookie)."""
     try:
         return verify(settings, token)
     except InvalidToken as bad:

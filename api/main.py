@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import errors
 from api.auth import RateLimiter, allowed
+from api.console import assets, docs
 from api.routes import (
     actions,
     cases,
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Dispatch for urban grid governance: every case a durable Temporal workflow.",
         lifespan=lifespan,
+        docs_url=None,  # served by api.console.docs with local assets
+        redoc_url=None,
     )
     errors.install(app)
 
@@ -76,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The Temporal UI calls the codec server from the browser.
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[settings.ui_origin],
+        allow_origins=codec_routes.allowed_origins(settings),
         allow_methods=["POST"],
         allow_headers=["*"],
         allow_credentials=True,
@@ -94,4 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
+    app.include_router(docs.router)
+    app.mount(assets.STATIC_PATH, assets.static_files(), name="console-static")
     return app

@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     # The codec server (/codec/*) wants an operator's (or admin's) bearer token, unless this is
     # set: `gridcase up` sets it for the laptop stack, whose dev UI cannot send a token.
     codec_open: bool = False
-    # The Temporal UI's origin, allowed to call the codec server from the browser.
-    ui_origin: str = "http://localhost:8233"
+    # The Temporal UI's origins, allowed to call the codec server from the browser (empty: the
+    # laptop UI at 127.0.0.1 and localhost on temporal_ui_port).
+    ui_origins: list[str] = []
     # Bearer tokens: HS256 with this secret (unset: one kept in data_dir/jwt-secret), or an
     # identity provider's RS256/ES256 public key (PEM); issuer and audience are checked.
     jwt_secret: str | None = None

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from worker.main import build_worker
 from worker.outbox import LogSender, WebhookSender, run_outbox
 from worker.schedules import register_schedules
 from worker.stack import start_postgres, start_temporal
+from worker.temporal_ui import free_port, read_only_ui
 
 log = logging.getLogger("gridcase")
 
@@ -54,10 +56,17 @@ async def _migrate_and_seed(settings: Settings) -> dict[str, int]:
         await engine.dispose()
 
 
-async def _serve(settings: Settings, *, worker: bool, api: bool, banner: str = "") -> None:
+async def _serve(
+    settings: Settings,
+    *,
+    worker: bool,
+    api: bool,
+    banner: str = "",
+    also: list[Coroutine[Any, Any, None]] | None = None,
+) -> None:
     engine = make_engine(settings)
     client = await build_client(settings)
-    tasks = []
+    tasks = list(also or [])
     try:
         if worker:
             sessions = make_sessionmaker(engine)
@@ -96,16 +105,28 @@ async def up(settings: Settings) -> None:
     counts = await _migrate_and_seed(settings)
     log.info("reference data: %s", counts)
     env = None
+    also = []
     if settings.temporal_address is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The dev server's UI listens on a spare port; operators open it read-only, through
+        # worker.temporal_ui, at the port the banner prints.
+        hidden_ui_port = free_port(settings.temporal_host)
         env = await start_temporal(
             ip=settings.temporal_host,
             port=settings.temporal_port,
-            ui_port=settings.temporal_ui_port,
+            ui_port=hidden_ui_port,
             database_file=settings.data_dir / "temporal.db",
             data_converter=data_converter(settings),
             ui_codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
         )
+        read_only = read_only_ui(f"http://{settings.temporal_host}:{hidden_ui_port}")
+        config = uvicorn.Config(
+            read_only,
+            host=settings.temporal_host,
+            port=settings.temporal_ui_port,
+            log_level="warning",
+        )
+        also.append(uvicorn.Server(config).serve())
     ui = (
         f"http://{settings.temporal_host}:{settings.temporal_ui_port}"
         if env
@@ -129,7 +150,7 @@ async def up(settings: Settings) -> None:
         ]
     )
     try:
-        await _serve(settings, worker=True, api=True, banner=banner)
+        await _serve(settings, worker=True, api=True, banner=banner, also=also)
     finally:
         if env is not None:
             await env.shutdown()

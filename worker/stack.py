@@ -99,8 +99,11 @@ async def start_temporal(
     ui_codec_endpoint: str | None = None,
 ) -> WorkflowEnvironment:
     """The Temporal dev server with our search attributes registered; UI on when `ui_port`,
-    decoding payloads through our codec server when `ui_codec_endpoint`."""
-    codec_args = ["--ui-codec-endpoint", ui_codec_endpoint] if ui_codec_endpoint else []
+    decoding payloads through our codec server when `ui_codec_endpoint`. The UI fetches no
+    news feed (unreachable on a city's intranet)."""
+    ui_args = ["--ui-disable-news-fetch"] if ui_port is not None else []
+    if ui_codec_endpoint:
+        ui_args += ["--ui-codec-endpoint", ui_codec_endpoint]
     env = await WorkflowEnvironment.start_local(
         ip=ip,
         port=port,
@@ -110,7 +113,7 @@ async def start_temporal(
         dev_server_database_filename=str(database_file) if database_file else None,
         search_attributes=sa.ALL,
         data_converter=data_converter,
-        dev_server_extra_args=codec_args,
+        dev_server_extra_args=ui_args,
     )
     # The dev server registers --search-attribute only when it creates its database: a key
     # added since (a data folder from an older gridcase) must be added here.

@@ -1121,8 +1121,10 @@ class CaseWorkflow:
     def _details(self) -> str:
         """What an operator reads on the workflow's page in the Temporal UI."""
         pending = self._pending()
+        # In the subdistrict's time zone, as the UI shows every other time, not in UTC.
         due = (
-            f"{pending[0].kind.value} due {pending[0].due_at:%Y-%m-%d %H:%M} UTC"
+            f"{pending[0].kind.value} due "
+            f"{pending[0].due_at.astimezone(SUBDISTRICT_TZ):%Y-%m-%d %H:%M} (UTC+8)"
             if pending
             else "-"
         )

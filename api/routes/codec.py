@@ -6,24 +6,44 @@ from __future__ import annotations
 from typing import Annotated
 
 from cryptography.exceptions import InvalidTag
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import allowed, current_principal
+from api.auth import NotAuthenticated, allowed, bearer_scheme, principal_of
+from api.console.session import session_token
 from api.deps import SettingsDep
 from api.errors import GridcaseError
 from core.codec import EncryptionCodec
+from core.config import Settings
 
 
 async def _authorise(
+    request: Request,
     settings: SettingsDep,
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
 ) -> None:
     """An operator's (or admin's) token, unless the laptop stack opened the codec server to its
-    dev UI, which cannot send one (`codec_open`)."""
-    if not settings.codec_open:
-        await allowed("codec")(await current_principal(settings, authorization))
+    dev UI, which cannot send one (`codec_open`). The token comes in the Authorization header
+    (the CLI, a UI passing its access token) or in the console's session cookie, which a
+    Temporal UI on the same host sends when its codec includes credentials."""
+    if settings.codec_open:
+        return
+    token = credentials.credentials if credentials else session_token(request)
+    if not token:
+        raise NotAuthenticated("a bearer token or a console session is required")
+    await allowed("codec")(principal_of(settings, token))
+
+
+def allowed_origins(settings: Settings) -> list[str]:
+    """The Temporal UI's origins, which call the codec server from the browser: the configured
+    ones, or the laptop UI at both names a browser reaches it by (the banner prints 127.0.0.1)."""
+    if settings.ui_origins:
+        return settings.ui_origins
+    port = settings.temporal_ui_port
+    hosts = dict.fromkeys([settings.temporal_host, "127.0.0.1", "localhost"])
+    return [f"http://{host}:{port}" for host in hosts]
 
 
 router = APIRouter(prefix="/codec", tags=["codec"], dependencies=[Depends(_authorise)])

@@ -11,6 +11,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from api.console.session import SESSION_COOKIE
 from api.main import create_app
 from core.config import Settings
 from tests.conftest import bearer
@@ -56,15 +57,28 @@ async def test_the_codec_server_wants_an_operator_and_lets_the_ui_origin_in(
         assert as_dispatcher.status_code == 403
         as_operator = await client.post("/codec/decode", content=empty, headers=bearer("operator"))
         assert as_operator.status_code == 200
-        preflight = await client.options(
+        # A Temporal UI that includes credentials sends the console's session cookie instead.
+        for role, status in (("dispatcher", 403), ("operator", 200)):
+            token = bearer(role)["Authorization"].removeprefix("Bearer ")
+            client.cookies.set(SESSION_COOKIE, token)
+            assert (await client.post("/codec/decode", content=empty)).status_code == status
+        client.cookies.clear()
+        # The banner prints 127.0.0.1; a browser may also say localhost: both are the UI.
+        for origin in ("http://127.0.0.1:8233", "http://localhost:8233"):
+            preflight = await client.options(
+                "/codec/decode",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+                },
+            )
+            assert preflight.headers["access-control-allow-origin"] == origin
+        elsewhere = await client.options(
             "/codec/decode",
-            headers={
-                "Origin": configured.ui_origin,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
-            },
+            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
         )
-        assert preflight.headers["access-control-allow-origin"] == configured.ui_origin
+        assert "access-control-allow-origin" not in elsewhere.headers
 
 
 async def test_a_phone_number_is_masked_for_roles_that_do_not_need_it(

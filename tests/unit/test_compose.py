@@ -4,6 +4,7 @@ Temporal schema and setup jobs, and the Dockerfile the gridcase services build f
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -74,6 +75,15 @@ def test_ports_api_temporal_and_ui() -> None:
     assert SERVICES["temporal-ui"]["ports"] == ["8233:8080"]
     assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_CORS_ORIGINS"]
+
+
+def test_the_ui_decodes_through_the_codec_server_and_offers_no_write_action() -> None:
+    ui = SERVICES["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8000/codec"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"  # the console's operator session
+    assert ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    origins = json.loads(SERVICES["api"]["environment"]["GRIDCASE_UI_ORIGINS"])
+    assert origins == [ui["TEMPORAL_CORS_ORIGINS"]]
 
 
 def test_the_env_anchor_is_reused_not_copied() -> None:

@@ -1,0 +1,1 @@
+"""The web console for the people who run cases, and the API's own /docs and /redoc assets."""
