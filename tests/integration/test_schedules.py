@@ -28,6 +28,7 @@ from domain.governance import GovernanceConfig
 from domain.recurring import RecurringTask, schedule_id
 from tests.conftest import bearer, unique_queue
 from tests.integration.conftest import app_settings
+from tests.replay import keep_history
 from worker.main import build_worker
 from worker.schedules import register_schedules
 
@@ -129,6 +130,9 @@ async def _next_run_result(env: WorkflowEnvironment, handle: Any, runs: int) -> 
         if len(described.info.recent_actions) >= runs:
             action = described.info.recent_actions[runs - 1].action
             assert isinstance(action, ScheduleActionExecutionStartWorkflow)
-            return await env.client.get_workflow_handle(action.workflow_id).result()
+            run = env.client.get_workflow_handle(action.workflow_id)
+            result = await run.result()
+            keep_history("recurring", "a_run_opens_cases", runs, await run.fetch_history())
+            return result
         await asyncio.sleep(0.1)
     raise AssertionError("the schedule did not run")

@@ -18,7 +18,7 @@ RECORDED = sorted(HISTORIES.glob("*.json"))
 
 def test_there_are_recorded_histories_of_every_workflow_type() -> None:
     kinds = {path.name.split("-", 1)[0] for path in RECORDED}
-    assert kinds >= {"case", "linkage"}
+    assert kinds >= {"case", "linkage", "hotspot", "recurring"}
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)

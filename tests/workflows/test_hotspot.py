@@ -23,6 +23,7 @@ from db.models import Case, HotspotRow
 from domain.case import CaseIntake, CaseStatus, RejectInput
 from domain.hotspot import Hotspot, HotspotInput, Sighting, hotspot_workflow_id
 from tests.conftest import eventually, unique_queue
+from tests.replay import keep_history
 from worker.main import build_worker
 from workflows.case import CaseWorkflow
 from workflows.hotspot import HotspotWorkflow
@@ -35,6 +36,7 @@ async def worker(
     time_skipping: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[str, list[str]]]:
     """A worker that feeds hot spots; every workflow it ran is terminated afterwards (an open
     one would stall the time-skipping server for the next test)."""
@@ -44,6 +46,10 @@ async def worker(
         time_skipping.client, sessions, queue, hotspots=True, settings=settings
     ):
         yield queue, started
+        hotspots = [w for w in started if w.startswith("hotspot-")]
+        for n, workflow_id in enumerate(hotspots):
+            history = await time_skipping.client.get_workflow_handle(workflow_id).fetch_history()
+            keep_history("hotspot", request.node.name, n, history)
     for workflow_id in started:
         with contextlib.suppress(RPCError):
             await time_skipping.client.get_workflow_handle(workflow_id).terminate("test over")
@@ -105,7 +111,7 @@ async def test_three_requests_in_a_grid_open_one_governance_case(
         state = await state_of(time_skipping, hotspot.id)
         return state.governance_case if state else None
 
-    case_id = await eventually(governance_case)
+    case_id = await eventually(governance_case, within=30)
     assert case_id is not None
     started.append(case_id)
     key = f"hotspot:{GRID}:{CATEGORY}:{requests[0].id}"
@@ -130,7 +136,7 @@ async def test_three_requests_in_a_grid_open_one_governance_case(
         found = await hotspot_row(sessions, key)
         return found is not None and fourth.id in found.cases
 
-    assert await eventually(linked)
+    assert await eventually(linked, within=30)
     async with sessions() as session:
         proactive = await session.scalars(
             select(Case.id).where(Case.channel == "proactive", Case.grid == GRID)
@@ -145,7 +151,7 @@ async def test_three_requests_in_a_grid_open_one_governance_case(
         found = await hotspot_row(sessions, key)
         return found is not None and found.status == "closed"
 
-    assert await eventually(freed)
+    assert await eventually(freed, within=30)
     state = await state_of(time_skipping, hotspot.id)
     assert state is not None
     assert (state.key, state.governance_case, state.raised) == (None, None, 1)
@@ -180,7 +186,7 @@ async def test_a_long_lived_hot_spot_continues_as_new_with_its_count(
         # The new run reads its rule first (an activity): wait for that too.
         return state if state and len(state.recent) == 2 and state.rule else None
 
-    state = await eventually(latest_run)
+    state = await eventually(latest_run, within=30)
     assert state, "the hot spot did not continue as new with its requests"
     assert [s.case_id for s in state.recent] == ["N11", "N11b"] and state.raised == 0
     assert state.rule is not None and state.rule.window_days == 7  # read again by the new run
