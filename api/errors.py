@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 RETRY_AFTER_SECONDS = 5
@@ -71,15 +72,37 @@ class Unavailable(GridcaseError):
     code = "unavailable"
 
 
+class InvalidValue(GridcaseError):
+    """A value PostgreSQL cannot hold slipped past the edge (SQLSTATE class 22, data
+    exception): still the caller's input, so a 4xx, and the statement's values are not shown."""
+
+    status_code = 422
+    code = "invalid_value"
+
+
+class NotFound(GridcaseError):
+    status_code = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(GridcaseError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
 _UNAVAILABLE_RPC = {
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
     RPCStatusCode.RESOURCE_EXHAUSTED,
     RPCStatusCode.CANCELLED,
 }
+# SQLSTATE classes that mean "the database cannot serve now": connection exception (08),
+# insufficient resources (53, e.g. too many connections), operator intervention (57: shutting
+# down, starting up, a cancelled statement).
+_UNAVAILABLE_SQLSTATE = ("08", "53", "57")
 
 
-def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
 
 
@@ -90,40 +113,79 @@ def _response(error: GridcaseError) -> JSONResponse:
     if error.status_code == 429 and isinstance(error.details, dict):
         headers["Retry-After"] = str(error.details.get("retry_after_seconds", 60))
     return JSONResponse(
-        _body(error.code, error.message, error.details), error.status_code, headers=headers
+        error_body(error.code, error.message, error.details), error.status_code, headers=headers
     )
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(GridcaseError)
-    async def _gridcase(_: Request, exc: GridcaseError) -> JSONResponse:
-        return _response(exc)
+def database_error(exc: DBAPIError) -> GridcaseError | None:
+    """What a database error means to the caller; None for a defect of ours (a 500)."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    # No statement: it failed while connecting (refused, starting up, not accepting).
+    if exc.statement is None or exc.connection_invalidated or isinstance(exc, OperationalError):
+        return Unavailable("the database is unavailable, retry later")
+    if sqlstate.startswith(_UNAVAILABLE_SQLSTATE):
+        return Unavailable("the database is unavailable, retry later", {"sqlstate": sqlstate})
+    if sqlstate.startswith("22"):
+        return InvalidValue("a value is out of range or not allowed", {"sqlstate": sqlstate})
+    return None
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+
+def as_error(exc: Exception) -> GridcaseError | None:
+    """Every exception the API may meet, as one of ours (None: a defect, answered 500)."""
+    if isinstance(exc, GridcaseError):
+        return exc
+    if isinstance(exc, RequestValidationError):
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return JSONResponse(_body("invalid_request", "the request is not valid", details), 422)
+        return InvalidRequest("the request is not valid", details)
+    if isinstance(exc, StarletteHTTPException):
+        kinds = {404: NotFound, 405: MethodNotAllowed}
+        kind = kinds.get(exc.status_code)
+        if kind is not None:
+            known = kind(str(exc.detail).lower().rstrip("."))
+            known.headers = exc.headers  # type: ignore[attr-defined]  # 405's Allow
+            return known
+        error = GridcaseError(str(exc.detail))
+        error.status_code = exc.status_code
+        error.code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        error.headers = exc.headers  # type: ignore[attr-defined]
+        return error
+    if isinstance(exc, RPCError) and exc.status in _UNAVAILABLE_RPC:
+        return Unavailable("the workflow service is unavailable, retry later")
+    if isinstance(exc, DBAPIError):
+        return database_error(exc)
+    if isinstance(exc, OSError):
+        return Unavailable("a backing service is unreachable, retry later")
+    return None
 
-    @app.exception_handler(RPCError)
-    async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
-        if exc.status in _UNAVAILABLE_RPC:
-            return _response(Unavailable("the workflow service is unavailable, retry later"))
-        raise exc
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        if (
-            isinstance(exc, DBAPIError)
-            and not exc.connection_invalidated
-            and not isinstance(exc, OperationalError)
-        ):
-            raise exc
-        return _response(Unavailable("the database is unavailable, retry later"))
+class InvalidRequest(GridcaseError):
+    """A body, query or path that does not fit the API's schema."""
 
-    @app.exception_handler(OSError)
-    async def _connection(_: Request, exc: OSError) -> JSONResponse:
-        return _response(Unavailable("a backing service is unreachable, retry later"))
+    status_code = 422
+    code = "invalid_request"
+
+
+def install(app: FastAPI) -> None:
+    """One handler for every error: the same body shape whatever raised it."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        error = as_error(exc)
+        if error is None:
+            internal = GridcaseError("an internal error; it has been logged")
+            internal.status_code, internal.code = 500, "internal"
+            return _response(internal)
+        return _response(error)
+
+    for kind in (
+        GridcaseError,
+        RequestValidationError,
+        StarletteHTTPException,
+        RPCError,
+        DBAPIError,
+        OSError,
+        Exception,
+    ):
+        app.add_exception_handler(kind, handle)

@@ -10,7 +10,8 @@ from fastapi import Query
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import InvalidReference
+from api.edge import INT64_MAX, instant
+from api.errors import InvalidQuery
 from api.schemas import CasePage
 from api.scope import scope_conditions
 from db import cases
@@ -45,7 +46,7 @@ class CaseQuery:
         ] = None,
         sort: Annotated[str, Query(pattern="^(newest|due)$")] = "newest",
         before: Annotated[
-            int | None, Query(ge=1, description="sort=newest: the next_before")
+            int | None, Query(ge=1, le=INT64_MAX, description="sort=newest: the next_before")
         ] = None,
         cursor: Annotated[
             str | None, Query(max_length=200, description="sort=due: the next_cursor")
@@ -59,7 +60,8 @@ class CaseQuery:
             "unit": unit,
             "category": category,
         }
-        self.overdue, self.at_risk, self.due_before = overdue, at_risk, due_before
+        self.overdue, self.at_risk = overdue, at_risk
+        self.due_before = instant(due_before, "due_before") if due_before else None
         self.escalated, self.linkage, self.q = escalated, linkage, q
         self.by_due, self.before, self.cursor, self.limit = sort == "due", before, cursor, limit
 
@@ -112,8 +114,12 @@ def encode_cursor(due_at: datetime, number: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (due_at, number) a cursor names; one not made by `encode_cursor` is refused."""
     try:
         due, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(due), int(number)
-    except ValueError:
-        raise InvalidReference("not a cursor from this list", {"field": "cursor"}) from None
+        due_at, after = datetime.fromisoformat(due), int(number)
+        if due_at.tzinfo is None or not 0 < after <= INT64_MAX:
+            raise ValueError(cursor)
+        return instant(due_at, "cursor"), after
+    except (ValueError, InvalidQuery):
+        raise InvalidQuery("not a cursor from this list", {"field": "cursor"}) from None

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 
 from api import errors
 from api.auth import RateLimiter, allowed
 from api.console import assets, docs
+from api.edge import Edge
 from api.routes import (
     actions,
     cases,
@@ -58,24 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        """Refuse an oversized body before reading it (a case is a few kilobytes)."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                {
-                    "error": {
-                        "code": "body_too_large",
-                        "message": f"bodies are limited to {settings.max_body_bytes} bytes",
-                        "details": {"limit": settings.max_body_bytes},
-                    }
-                },
-                status_code=413,
-            )
-        response: Response = await call_next(request)
-        return response
-
     # The Temporal UI calls the codec server from the browser.
     app.add_middleware(
         CORSMiddleware,
@@ -84,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         allow_credentials=True,
     )
+    # Outermost: control characters and oversized bodies never reach a route.
+    app.add_middleware(Edge, max_body_bytes=settings.max_body_bytes)
     # Every route is authenticated except health, Open311 (its own api_key; its reads are public,
     # as the spec has them) and the codec server (which checks its own role).
     app.include_router(cases.router)

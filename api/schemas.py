@@ -18,7 +18,7 @@ from domain.case import (
     Reporter,
     Severity,
 )
-from domain.common import Code, Description, ShortText
+from domain.common import Clean, Code, Description, ShortText
 from domain.kpi import StatsRow
 from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
@@ -32,7 +32,7 @@ class CaseCreate(BaseModel):
 
     channel: Channel
     external_ref: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+        Annotated[Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
         | None
     ) = Field(
         default=None,

@@ -3,14 +3,16 @@ audience and public key; `gridcase token issue` signs local ones with a shared s
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from pydantic import ValidationError
 
 from core.config import Settings, kept_secret
-from domain.permissions import Principal, Role
+from domain.permissions import Principal
 
 
 class InvalidToken(Exception):
@@ -58,13 +60,29 @@ def verify(settings: Settings, token: str) -> Principal:
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "sub"]},
         )
-        return Principal(
-            subject=claims["sub"],
-            role=Role(claims.get("role", "")),
-            unit=claims.get("unit"),
-            grids=tuple(claims.get("grids", ())),
-            community=claims.get("community"),
-            case_id=claims.get("case"),
-        )
-    except (jwt.PyJWTError, ValueError, KeyError) as bad:
+    except jwt.PyJWTError as bad:
         raise InvalidToken(str(bad)) from None
+    try:
+        # Signed is not well-formed: every claim is validated (a `grids` of 5 is no token).
+        return Principal.model_validate_json(
+            json.dumps(
+                {
+                    "subject": claims["sub"],
+                    "role": claims.get("role"),
+                    "unit": claims.get("unit"),
+                    "grids": claims.get("grids", ()),
+                    "community": claims.get("community"),
+                    "case_id": claims.get("case"),
+                }
+            ),
+            strict=True,  # JSON's own types: no number passes for a string, no string for a list
+        )
+    except (ValidationError, KeyError) as bad:
+        raise InvalidToken(f"a malformed claim: {_first(bad)}") from None
+
+
+def _first(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(error)

@@ -3,21 +3,40 @@ a notification queued by an event."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.permissions import Principal
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# U+0000 and the other C0 controls, except tab, newline and carriage return: PostgreSQL refuses
+# NUL in text, and none of them belongs in what a person writes.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
+
+def _no_control_characters(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError("control characters are not allowed in text (tab and newline are)")
+    return text
+
+
+# Every text a caller sends goes through one of these types.
+Clean = Annotated[
+    str,
+    AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": f"^[^{CONTROL_CHARACTERS[1:-1]}]*$"}),
+]
+Text = Annotated[Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 # A case's description: the resident's words (up to Open311's 4,000 characters) and the answers
 # to the service's questions (up to 1,000 more).
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+    Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
 ]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ShortText = Annotated[Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
 ]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
+from api.edge import instant
 from api.errors import InvalidQuery
 from api.schemas import StatsOut
 from db import stats
@@ -70,6 +71,9 @@ async def case_stats(
         start, end = local_range(first, last)
     except InvalidStatsQuery as invalid:
         raise InvalidQuery(str(invalid), invalid.details) from None
+    except OverflowError:  # a day after 9999-12-31
+        raise InvalidQuery("the period is outside the dates this system holds") from None
+    start, end = instant(start, "from"), instant(end, "to")
     rows = await _scoped_stats(session, principal, start, end, keys)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(
