@@ -33,6 +33,10 @@ class BodyTooLarge(GridcaseError):
     code = "body_too_large"
 
 
+# Open311 clients get errors in their spec's shape, `[{"code", "description"}]`, here too.
+OPEN311_PREFIX = "/open311/"
+
+
 class Edge:
     """ASGI middleware: refuse control characters in the path and query, and bodies over
     `max_body_bytes`, counted chunk by chunk (a Content-Length can be absent or lie)."""
@@ -47,14 +51,14 @@ class Edge:
         path = scope.get("raw_path") or scope["path"].encode()
         for part in (unquote_to_bytes(path), unquote_to_bytes(scope.get("query_string", b""))):
             if _CONTROL.search(part):
-                await _answer(send, ControlCharacter("a control character in the path or query"))
+                error: GridcaseError = ControlCharacter("a control character in the path or query")
+                await _answer(scope, send, error)
                 return
         body = await self._read_body(receive)
         if body is None:
             limit = self.max_body_bytes
-            await _answer(
-                send, BodyTooLarge(f"bodies are limited to {limit} bytes", {"limit": limit})
-            )
+            error = BodyTooLarge(f"bodies are limited to {limit} bytes", {"limit": limit})
+            await _answer(scope, send, error)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -84,8 +88,12 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-async def _answer(send: Send, error: GridcaseError) -> None:
-    body = json.dumps(error_body(error.code, error.message, error.details)).encode()
+async def _answer(scope: Scope, send: Send, error: GridcaseError) -> None:
+    if scope["path"].startswith(OPEN311_PREFIX):
+        shaped: object = [{"code": error.status_code, "description": error.message}]
+    else:
+        shaped = error_body(error.code, error.message, error.details)
+    body = json.dumps(shaped).encode()
     await send(
         {
             "type": "http.response.start",

@@ -87,7 +87,6 @@ async def test_a_control_character_in_an_action_note_is_refused(api: httpx.Async
         "/v1/cases/%00/events",
         "/v1/stats?from=2026-01-01%00&to=2026-01-31",
         "/v1/reviews?unit=%00",
-        "/open311/v2/requests/%00.json",
     ],
 )
 async def test_control_characters_in_paths_and_queries_are_refused(
@@ -95,6 +94,15 @@ async def test_control_characters_in_paths_and_queries_are_refused(
 ) -> None:
     error = refused(await api.get(path), 400)
     assert error["code"] == "control_character"
+
+
+async def test_open311_clients_get_the_refusal_in_their_spec_s_shape(
+    api: httpx.AsyncClient,
+) -> None:
+    for path in ("/open311/v2/requests/%00.json", "/open311/v2/requests.json?status=%00"):
+        response = await api.get(path)
+        assert response.status_code == 400
+        assert response.json()[0]["code"] == 400 and response.json()[0]["description"]
 
 
 @pytest.mark.parametrize(
