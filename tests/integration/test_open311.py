@@ -247,6 +247,20 @@ async def test_updates_follow_the_case_and_status_notes_carry_the_unit_s_reply(
 
     one = await client_call(GeoReport(open311).get_service_request, request_id)
     assert one["status"] == "closed"
+    w3 = "%Y-%m-%dT%H:%M:%SZ"
+    in_window = await client_call(
+        GeoReport(open311).get_service_requests,
+        start_date=(start - timedelta(seconds=1)).strftime(w3),
+        end_date=end.strftime(w3),
+        status="closed",
+    )
+    assert request_id in [r["service_request_id"] for r in in_window]
+    earlier = await client_call(
+        GeoReport(open311).get_service_requests,
+        start_date=(start - timedelta(days=2)).strftime(w3),
+        end_date=(start - timedelta(days=1)).strftime(w3),
+    )
+    assert request_id not in [r["service_request_id"] for r in earlier]
     assert one["status_notes"].startswith("已抢修完毕")  # the unit's own words
     assert one["status_notes"].endswith("请致电 053*****6666")  # a number typed in is masked
 
@@ -305,5 +319,9 @@ async def test_hostile_parameters_get_the_spec_s_4xx(open311: str) -> None:
             params={"start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"},
         )
         posted_nul = await http.post("/requests.json", data={**FORM, "description": "停\x00水"})
-    for response in (ancient, nul, upside_down, posted_nul):
+        in_paths = [
+            await http.get(path)
+            for path in ("/requests/LC%00.json", "/tokens/%00.json", "/services/a%00b.json")
+        ]
+    for response in (ancient, nul, upside_down, posted_nul, *in_paths):
         assert response.status_code == 400 and refusal(response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from xml.etree import ElementTree
@@ -70,7 +70,7 @@ def spec_errors(route: Route) -> Route:
         fmt = kwargs.get("fmt", "json")
         try:
             if fmt not in ("json", "xml"):
-                raise Open311Error(404, f"unknown format {fmt!r}: use .json or .xml")
+                raise Open311Error(404, f"unknown format {fmt[:16]!r}: use .json or .xml")
             return await route(*args, **kwargs)
         except GridcaseError as refused:
             retry = (
@@ -91,6 +91,14 @@ def spec_errors(route: Route) -> Route:
         return response
 
     return answer  # type: ignore[return-value]
+
+
+def refuse_control_characters(values: Iterable[tuple[str, str]]) -> None:
+    """A NUL or another control character in a form value is a probe (and one PostgreSQL
+    refuses to store): a 400 here, never a 500. Paths and queries are refused by api.edge."""
+    for name, value in values:
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in name + value):
+            raise Open311Error(400, f"{name[:40]!r}: control characters are not allowed")
 
 
 def w3(moment: datetime | None) -> str | None:

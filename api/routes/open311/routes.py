@@ -21,7 +21,14 @@ from api.auth import rate_limited
 from api.deps import SettingsDep, TemporalDep
 from api.errors import ReferenceTaken
 from api.intake import file_case
-from api.routes.open311.formats import Open311Error, render, spec_errors, w3, when
+from api.routes.open311.formats import (
+    Open311Error,
+    refuse_control_characters,
+    render,
+    spec_errors,
+    w3,
+    when,
+)
 from api.routes.open311.mapping import (
     MAX_DESCRIPTION,
     PUBLIC_EVENT,
@@ -113,7 +120,7 @@ async def post_request(
     form = await request.form()
     fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     field = dict(fields)  # single-valued parameters: the last one wins, as in most servers
-    _refuse_control_characters(fields)
+    refuse_control_characters(fields)
     api_key = field.get("api_key", "")
     if api_key not in settings.open311_api_keys:
         raise Open311Error(403, "a valid api_key is required to post service requests")
@@ -223,12 +230,6 @@ async def _intake_ref(
     return found or f"{client}:same:{fingerprint}:{slot}"
 
 
-def _refuse_control_characters(fields: list[tuple[str, str]]) -> None:
-    for key, value in fields:
-        if any(ord(c) < 32 and c not in "\t\n\r" for c in key + value):
-            raise Open311Error(400, f"{key[:40]}: control characters are not allowed")
-
-
 # ---- reading requests and updates (public) -------------------------------------------------
 
 
@@ -247,7 +248,7 @@ async def token(token: str, fmt: str, request: Request, settings: SettingsDep) -
 @router.get("/v2/requests.{fmt}")
 @spec_errors
 async def get_requests(fmt: str, request: Request, settings: SettingsDep) -> Response:
-    params = _params(request)
+    params = dict(request.query_params)
     query = _published(settings).order_by(Case.number.desc()).limit(MAX_ROWS)
     if ids := params.get("service_request_id"):  # overrides every other parameter (the spec)
         query = query.where(Case.id.in_([i.strip() for i in ids.split(",") if i.strip()]))
@@ -288,7 +289,7 @@ async def get_request(
 async def updates(fmt: str, request: Request, settings: SettingsDep) -> Response:
     """FixMyStreet's extension: every public step of a published case in the window, oldest
     first (`update_id` is the case id and the event's sequence number)."""
-    start, end = _window(_params(request))
+    start, end = _window(dict(request.query_params))
     query = (
         select(CaseEventRow)
         .join(Case, Case.id == CaseEventRow.case_id)
@@ -333,12 +334,6 @@ async def _names(session: AsyncSession) -> dict[str, str]:
         select(Unit.code, Unit.name).union_all(select(Category.code, Category.name))
     )
     return {code: name for code, name in rows}
-
-
-def _params(request: Request) -> dict[str, str]:
-    params = dict(request.query_params)
-    _refuse_control_characters(list(params.items()))
-    return params
 
 
 def _window(params: dict[str, str]) -> tuple[datetime, datetime]:
