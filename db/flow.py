@@ -4,8 +4,10 @@ Read-only; never commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +26,16 @@ async def case_flow(
 ) -> FlowReport:
     """The flow of the cases received in [start, end) that match `scope` (the caller's)."""
     received = select(Case.id).where(Case.received_at >= start, Case.received_at < end, *scope)
+    data = CaseEventRow.data
     rows = await session.execute(
         select(
             CaseEventRow.case_id,
             CaseEventRow.type,
             CaseEventRow.at,
-            CaseEventRow.data,
+            # Only what the flow reads of an event's data, not the whole document.
+            data["unit"].astext,
+            data["channel"].astext,
+            data["fixed"].astext,
             Case.category,
             Case.grid,
             Case.community,
@@ -39,16 +45,28 @@ async def case_flow(
         .order_by(CaseEventRow.case_id, CaseEventRow.seq)
     )
     histories = []
-    for case_id, events in groupby(rows, key=lambda r: r.case_id):
+    for case_id, events in groupby(rows, key=lambda r: r[0]):
         case_events = list(events)
-        first = case_events[0]
+        _, _, _, _, _, _, category, grid, community = case_events[0]
         histories.append(
             CaseHistory(
                 case_id=case_id,
-                category=first.category,
-                grid=first.grid,
-                community=first.community,
-                events=case_events,
+                category=category,
+                grid=grid,
+                community=community,
+                events=[
+                    FlowEvent(
+                        type, at, {"unit": unit, "channel": channel, "fixed": fixed != "false"}
+                    )
+                    for _, type, at, unit, channel, fixed, *_ in case_events
+                ],
             )
         )
     return flow_report(histories, as_of)
+
+
+@dataclass(slots=True)
+class FlowEvent:
+    type: str
+    at: datetime
+    data: dict[str, Any]

@@ -72,7 +72,8 @@ class CaseHistory:
     events: Sequence[EventLike]
 
 
-class Stay(BaseModel):
+@dataclass(slots=True)
+class Stay:
     """A case in one state, with one unit, from `entered_at` until `left_at` (None: still)."""
 
     state: str
@@ -105,7 +106,7 @@ def stays(events: Sequence[EventLike]) -> list[Stay]:
         if result and result[-1].left_at is None:
             result[-1].left_at = event.at
         if following != "closed":
-            result.append(Stay(state=following, unit=unit, entered_at=event.at, left_at=None))
+            result.append(Stay(following, unit, event.at, None))
         state = following
     return result
 
