@@ -106,12 +106,19 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
 
 
+def retry_after(error: GridcaseError) -> int | None:
+    """Seconds a refused client should wait before it retries (503 and 429), else None."""
+    if error.status_code == 503:
+        return RETRY_AFTER_SECONDS
+    if error.status_code == 429 and isinstance(error.details, dict):
+        return int(error.details.get("retry_after_seconds", 60))
+    return None
+
+
 def _response(error: GridcaseError) -> JSONResponse:
     headers = dict(getattr(error, "headers", None) or {})
-    if error.status_code == 503:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    if error.status_code == 429 and isinstance(error.details, dict):
-        headers["Retry-After"] = str(error.details.get("retry_after_seconds", 60))
+    if (seconds := retry_after(error)) is not None:
+        headers["Retry-After"] = str(seconds)
     return JSONResponse(
         error_body(error.code, error.message, error.details), error.status_code, headers=headers
     )

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 from fastapi import Response
 
-from api.errors import RETRY_AFTER_SECONDS, GridcaseError
+from api.errors import GridcaseError, retry_after
 
 # Datetimes a client may ask about: anything else is a typo or a probe, answered 400.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -73,14 +73,7 @@ def spec_errors(route: Route) -> Route:
                 raise Open311Error(404, f"unknown format {fmt[:16]!r}: use .json or .xml")
             return await route(*args, **kwargs)
         except GridcaseError as refused:
-            retry = (
-                (refused.details or {}).get("retry_after_seconds")
-                if isinstance(refused.details, dict)
-                else None
-            )
-            if refused.status_code == 503:
-                retry = retry or RETRY_AFTER_SECONDS
-            error = Open311Error(refused.status_code, refused.message, retry)
+            error = Open311Error(refused.status_code, refused.message, retry_after(refused))
         except Open311Error as refused:
             error = refused
         shown = fmt if fmt in ("json", "xml") else "json"
