@@ -15,13 +15,13 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.auth import CurrentPrincipal, Forbidden
 from api.deps import SessionsDep, SettingsDep, TemporalDep
-from api.errors import NotAllowedNow, Unavailable
+from api.errors import GridcaseError, NotAllowedNow, Unavailable
 from api.schemas import CaseOut
 from api.scope import SeenCase, visible_case
 from api.views import shown
 from core.temporal import rpc_timeout
 from db.models import Case
-from domain.case import CaseView
+from domain.case import CaseStatus, CaseView
 from domain.permissions import may, permitted
 from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW
 
@@ -128,6 +128,9 @@ class CaseActions:
         except RPCError as rpc:
             if rpc.status == RPCStatusCode.NOT_FOUND:  # the workflow has completed
                 raise _closed(seen.row, workflow_id) from None
+            if rpc.status == RPCStatusCode.FAILED_PRECONDITION:  # it is completing right now
+                now = await self.lookup(Case, case_id)
+                raise closing(now or seen.row, workflow_id) from None
             raise
         return result, seen
 
@@ -142,6 +145,17 @@ def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
     if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
         return NotAllowedNow(cause.message, cause.details[0] if cause.details else None)
     return failed
+
+
+def closing(case: Case, workflow_id: str) -> GridcaseError:
+    """An action that met its workflow completing (Temporal's FAILED_PRECONDITION): 409 when
+    the record already says it is over, else 503 (a retry then meets the finished state)."""
+    over = case.status == CaseStatus.closed if workflow_id == case.id else case.linkage != "open"
+    if over:
+        return _closed(case, workflow_id)
+    return Unavailable(
+        "the case is changing state; retry with the same Idempotency-Key", {"id": case.id}
+    )
 
 
 def _closed(case: Case, workflow_id: str) -> NotAllowedNow:

@@ -17,6 +17,10 @@ from temporalio.converter import PayloadCodec
 from core.config import kept_secret
 
 ENCODING = b"binary/encrypted"
+# What an unencrypted payload decodes to: no converter reads this encoding, so an Update sent
+# around the API (a CLI, a UI's button) is rejected before its handler runs, and its bytes are
+# not read at all.
+REFUSED = b"binary/refused-unencrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 
@@ -50,7 +54,7 @@ class EncryptionCodec(PayloadCodec):
         decoded = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                decoded.append(payload)  # written before encryption was on
+                decoded.append(Payload(metadata={"encoding": REFUSED}))
                 continue
             key_id = payload.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(key_id)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
 
 from core.codec import EncryptionCodec, local_keys, parse_keys
@@ -21,8 +21,14 @@ def codec(settings: Settings) -> EncryptionCodec:
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models as JSON, then encrypted: the one converter of api, worker and tests."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec(settings))
+    """Pydantic models as JSON, then encrypted: the one converter of api, worker and tests.
+    Failures too: their message and stack trace (where a database error would name a resident)
+    travel as an encrypted payload, and history shows only "Encoded failure"."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def build_client(settings: Settings) -> Client:

@@ -6,6 +6,7 @@ when the case's state or the body says no). The table is written by hand from th
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from domain.case import AcceptInput
 from domain.permissions import Principal, Role
 from tests.conftest import bearer
 from tests.integration.conftest import new_case
+from worker.stack import temporal_cli
 from workflows.case import FORBIDDEN, CaseWorkflow
 
 # action -> (method, path suffix, body); the order of the matrix's columns.
@@ -256,3 +258,34 @@ async def test_merge_checks_permission_before_looking_up_the_master(
             f"/v1/cases/{case['id']}/merge", json={"into": into}, headers=handler
         )
         assert merged.status_code == 403, merged.text
+
+
+async def test_an_update_sent_around_the_api_without_the_codec_is_refused(
+    api: httpx.AsyncClient, dev_server: WorkflowEnvironment
+) -> None:
+    """`temporal workflow update execute` (or a UI's button) sends a plain payload: the data
+    converter refuses it, so nothing a forged `actor` says reaches the case."""
+    case = await file(api, OWN)
+    process = await asyncio.create_subprocess_exec(
+        temporal_cli(),
+        "workflow",
+        "update",
+        "execute",
+        "--address",
+        dev_server.client.service_client.config.target_host,
+        "--workflow-id",
+        case["id"],
+        "--name",
+        "reject",
+        "--input",
+        '{"reason": "forged", "actor": "dispatcher"}',
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode != 0, out.decode()
+    assert "unable to update workflow" in (out + err).decode()  # rejected before its handler
+    after = (await api.get(f"/v1/cases/{case['id']}")).json()
+    assert after["status"] == "dispatched"
+    events = (await api.get(f"/v1/cases/{case['id']}/events")).json()
+    assert [e["type"] for e in events] == ["received", "dispatched"]

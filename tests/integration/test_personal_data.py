@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from google.protobuf import json_format
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -14,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.console.session import SESSION_COOKIE
 from api.main import create_app
 from core.config import Settings
+from db.session import make_engine
 from tests.conftest import bearer
 from tests.integration.conftest import app_settings, new_case
 
@@ -91,3 +95,19 @@ async def test_a_phone_number_is_masked_for_roles_that_do_not_need_it(
     resident = {"Authorization": f"Bearer {case['resident_token']}"}
     own = await api.get(f"/v1/cases/{case['id']}", headers=resident)
     assert own.json()["reporter"]["phone"] == "13900000002"
+
+
+async def test_a_failed_statement_does_not_repeat_its_values(settings: Settings) -> None:
+    """A database error's text lands in logs and activity failures: the statement's values (a
+    row's name and phone beside the value that failed) stay out of it."""
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(DBAPIError) as failed:
+                await connection.execute(
+                    text("select cast(:title as integer), :name, :phone"),
+                    {"title": "not a number", "name": "李先生", "phone": "13900000002"},
+                )
+    finally:
+        await engine.dispose()
+    assert "13900000002" not in str(failed.value) and "李先生" not in str(failed.value)
