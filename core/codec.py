@@ -26,7 +26,10 @@ NONCE_BYTES = 12
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
+    """`plaintext=True` reads payloads written before encryption was on: only for replaying
+    recorded histories, never for a running system."""
+
+    def __init__(self, keys: Mapping[str, bytes], current: str, *, plaintext: bool = False) -> None:
         if current not in keys:
             raise ValueError(f"the current key {current!r} is not among the keys")
         for key_id, key in keys.items():
@@ -34,6 +37,7 @@ class EncryptionCodec(PayloadCodec):
                 raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256)")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = current
+        self._plaintext = plaintext
 
     async def encode(self, payloads: Iterable[Payload]) -> list[Payload]:
         cipher = self._ciphers[self._current]
@@ -54,7 +58,9 @@ class EncryptionCodec(PayloadCodec):
         decoded = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                decoded.append(Payload(metadata={"encoding": REFUSED}))
+                decoded.append(
+                    payload if self._plaintext else Payload(metadata={"encoding": REFUSED})
+                )
                 continue
             key_id = payload.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(key_id)

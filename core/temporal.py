@@ -14,19 +14,20 @@ from core.codec import EncryptionCodec, local_keys, parse_keys
 from core.config import Settings
 
 
-def codec(settings: Settings) -> EncryptionCodec:
+def codec(settings: Settings, *, plaintext: bool = False) -> EncryptionCodec:
     encoded = settings.codec_keys or local_keys(settings.data_dir / "codec-keys.json")
     current = settings.codec_key_id or sorted(encoded)[-1]
-    return EncryptionCodec(parse_keys(encoded), current)
+    return EncryptionCodec(parse_keys(encoded), current, plaintext=plaintext)
 
 
-def data_converter(settings: Settings) -> DataConverter:
+def data_converter(settings: Settings, *, plaintext: bool = False) -> DataConverter:
     """Pydantic models as JSON, then encrypted: the one converter of api, worker and tests.
     Failures too: their message and stack trace (where a database error would name a resident)
-    travel as an encrypted payload, and history shows only "Encoded failure"."""
+    travel as an encrypted payload, and history shows only "Encoded failure". `plaintext`:
+    see EncryptionCodec (replaying histories recorded before encryption)."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=codec(settings),
+        payload_codec=codec(settings, plaintext=plaintext),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

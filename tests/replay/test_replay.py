@@ -25,6 +25,7 @@ def test_there_are_recorded_histories_of_every_workflow_type() -> None:
 async def test_recorded_history_replays_against_current_code(path) -> None:  # type: ignore[no-untyped-def]
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     # Recorded before encryption (plaintext) or with the suite's key: the codec reads both.
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(Settings()))
+    converter = data_converter(Settings(), plaintext=True)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
