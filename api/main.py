@@ -8,9 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import console, errors
 from api.auth import RateLimiter, allowed
-from api.console import assets, docs
 from api.edge import Edge
 from api.routes import (
     actions,
@@ -80,6 +79,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
-    app.include_router(docs.router)
-    app.mount(assets.STATIC_PATH, assets.static_files(), name="console-static")
+    console.mount(app)
     return app

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # The codec server (/codec/*) wants an operator's (or admin's) bearer token, unless this is
     # set: `gridcase up` sets it for the laptop stack, whose dev UI cannot send a token.
     codec_open: bool = False
+    # The console's demo sign-in page listing ready identities: `gridcase up` sets it for the
+    # laptop stack (embedded Temporal) only, never against external servers.
+    demo_signin: bool = False
+    # The console map's background tiles (a city's own tile server, `{z}/{x}/{y}` URL); unset,
+    # the map draws the grids' boundaries alone.
+    map_tile_url: str | None = None
     # The Temporal UI's origins, allowed to call the codec server from the browser (empty: the
     # laptop UI at 127.0.0.1 and localhost on temporal_ui_port).
     ui_origins: list[str] = []

@@ -107,6 +107,7 @@ async def up(settings: Settings) -> None:
     env = None
     also = []
     if settings.temporal_address is None:
+        settings = settings.model_copy(update={"demo_signin": True})  # the laptop stack
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # The dev server's UI listens on a spare port; operators open it read-only, through
         # worker.temporal_ui, at the port the banner prints.
@@ -139,6 +140,7 @@ async def up(settings: Settings) -> None:
             "gridcase is up",
             f"  API          {api}",
             f"  API docs     {api}/docs",
+            f"  Console      {api}/console",
             f"  Temporal     {settings.temporal_target}",
             f"  Temporal UI  {ui}",
             f"  data         {settings.data_dir if env or not settings.database_url else '-'}",

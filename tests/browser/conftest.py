@@ -60,7 +60,9 @@ async def stack(
             "temporal_address": env.client.service_client.config.target_host,
             "task_queue": queue,
             "temporal_ui_port": ui_port,
-            "codec_open": True,  # as `gridcase up` on the laptop stack
+            # as `gridcase up` on the laptop stack
+            "codec_open": True,
+            "demo_signin": True,
         }
     )
     try:
@@ -100,3 +102,15 @@ async def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+async def sign_in(page: Page, stack: Stack, identity: str) -> None:
+    """With one of the laptop stack's demo identities; lands on the work queue."""
+    await page.goto(f"{stack.api}/console/signin")
+    await page.locator(f"[data-testid=signin-identity][data-identity={identity}]").click()
+    await page.wait_for_url(f"{stack.api}/console")
+
+
+async def sign_out(page: Page) -> None:
+    await page.get_by_role("button", name="退出").click()
+    await page.wait_for_url("**/console/signin")

@@ -1,0 +1,139 @@
+"""The form of each action, read off the action's own input model (domain/), so a field added
+there shows up here: the console keeps no second list of what an action takes."""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, HttpUrl
+
+from api.console import words
+from domain.calendar import SUBDISTRICT_TZ
+from domain.case import (
+    AcceptInput,
+    ConfirmInput,
+    ContactInput,
+    EscalateInput,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    MergeInput,
+    ProgressInput,
+    RateInput,
+    ReassignInput,
+    RejectInput,
+    ReopenInput,
+    ReplyInput,
+    ResolveOnSiteInput,
+    ResumeInput,
+    ReturnInput,
+    ReviewCloseInput,
+    SuspendInput,
+    UrgeInput,
+    VerifyInput,
+)
+from domain.linkage import OpenLinkageInput
+
+# action -> its input model (the API's route for /v1/cases/{id}/{action} takes the same body)
+INPUTS: dict[str, type[BaseModel]] = {
+    "accept": AcceptInput,
+    "return": ReturnInput,
+    "reassign": ReassignInput,
+    "reject": RejectInput,
+    "contact": ContactInput,
+    "progress": ProgressInput,
+    "reply": ReplyInput,
+    "rate": RateInput,
+    "urge": UrgeInput,
+    "escalate": EscalateInput,
+    "request_extension": ExtensionRequestInput,
+    "approve_extension": ExtensionDecisionInput,
+    "deny_extension": ExtensionDecisionInput,
+    "suspend": SuspendInput,
+    "resume": ResumeInput,
+    "review_close": ReviewCloseInput,
+    "reopen": ReopenInput,
+    "open_linkage": OpenLinkageInput,
+    "resolve_on_site": ResolveOnSiteInput,
+    "confirm": ConfirmInput,
+    "verify": VerifyInput,
+    "merge": MergeInput,
+}
+_INTERNAL = {"actor", "principal"}  # filled in by the API from the token
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str  # text | textarea | choice | yesno | datetime | url | list
+    required: bool
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+def _bare(annotation: Any) -> tuple[Any, bool]:
+    """The type inside Optional / Annotated, and whether None was allowed."""
+    optional = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            optional = optional or len(args) < len(typing.get_args(annotation))
+            annotation = args[0]
+        else:
+            return annotation, optional
+
+
+def fields(action: str) -> list[Field]:
+    model = INPUTS[action]
+    out = []
+    for name, info in model.model_fields.items():
+        if name in _INTERNAL:
+            continue
+        kind_of, _ = _bare(info.annotation)
+        label = words.FIELD.get(name, name)
+        required = info.is_required()
+        if isinstance(kind_of, type) and issubclass(kind_of, Enum):
+            table = words.GRADE if kind_of.__name__ == "Grade" else {}
+            choices = tuple((m.value, table.get(m.value, m.value)) for m in kind_of)
+            out.append(Field(name, label, "choice", required, choices))
+        elif kind_of is bool:
+            out.append(Field(name, label, "yesno", required, (("true", "是"), ("false", "否"))))
+        elif kind_of in (datetime, AwareDatetime):
+            out.append(Field(name, label, "datetime", required))
+        elif kind_of is HttpUrl:
+            out.append(Field(name, label, "url", required))
+        elif typing.get_origin(kind_of) is list:
+            out.append(Field(name, label, "list", required))
+        elif name in ("note", "reason", "result", "verdict", "comment", "notes"):
+            out.append(Field(name, label, "textarea", required))
+        else:
+            out.append(Field(name, label, "text", required))
+    return out
+
+
+def body(action: str, form: dict[str, str]) -> dict[str, Any]:
+    """The JSON body for the API from the submitted form (empty optional fields left out; the
+    API validates the rest and says what is wrong)."""
+    out: dict[str, Any] = {}
+    for field in fields(action):
+        value = (form.get(field.name) or "").strip()
+        if not value:
+            continue
+        if field.kind == "yesno":
+            out[field.name] = value == "true"
+        elif field.kind == "datetime":
+            # A datetime-local field: the subdistrict's wall clock.
+            moment = datetime.fromisoformat(value)
+            out[field.name] = moment.replace(tzinfo=moment.tzinfo or SUBDISTRICT_TZ).isoformat()
+        elif field.kind == "list":
+            out[field.name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
+        else:
+            out[field.name] = value
+    return out

@@ -1,0 +1,87 @@
+// The console's map and charts: Leaflet and ECharts from the package, data from the page.
+"use strict";
+
+function colour(props) {
+  if (props.overdue > 0) return "#c62828";
+  if (props.open > 0) return "#ef8f00";
+  return "#4caf50";
+}
+
+function drawMap(element) {
+  const map = L.map(element, { zoomSnap: 0.25, attributionControl: false });
+  if (element.dataset.tiles) L.tileLayer(element.dataset.tiles, { maxZoom: 19 }).addTo(map);
+  fetch(element.dataset.geojson, { credentials: "same-origin" })
+    .then((answer) => answer.json())
+    .then((shapes) => {
+      const layer = L.geoJSON(shapes, {
+        style: (feature) => feature.properties.kind === "community"
+          ? { color: "#12344d", weight: 2, fill: false }
+          : { color: "#ffffff", weight: 1, fillColor: colour(feature.properties), fillOpacity: 0.55 },
+        onEachFeature: (feature, shape) => {
+          const p = feature.properties;
+          if (p.kind === "community") return;
+          shape.on("add", () => {
+            const path = shape.getElement();
+            path.setAttribute("data-testid", "grid-shape");
+            path.setAttribute("data-grid", p.code);
+          });
+          if (element.dataset.pick) return;
+          shape.bindPopup(
+            `<strong>${p.code} ${p.name}</strong><br>未办结 ${p.open} 件 · 超时 ${p.overdue} 件` +
+            `<br><a href="/console?grid=${encodeURIComponent(p.code)}">查看本网格工单</a>`
+          );
+        },
+      }).addTo(map);
+      map.fitBounds(layer.getBounds());
+      element.dataset.drawn = String(shapes.features.length);
+    });
+  if (element.dataset.pick) {
+    // Intake: a click on the map places the case (the API puts the point in its micro-grid).
+    let marker = null;
+    map.on("click", (event) => {
+      const form = element.closest("form");
+      form.elements.lat.value = event.latlng.lat.toFixed(6);
+      form.elements.lon.value = event.latlng.lng.toFixed(6);
+      if (marker) marker.remove();
+      marker = L.circleMarker(event.latlng, { radius: 7, color: "#0b5cad" }).addTo(map);
+    });
+  }
+}
+
+function drawCharts() {
+  const source = document.getElementById("kpi-data");
+  if (!source) return;
+  const data = JSON.parse(source.textContent);
+  document.querySelectorAll("[data-chart]").forEach((element) => {
+    const chart = echarts.init(element, null, { renderer: "svg" });
+    const rate = element.dataset.chart;
+    chart.setOption({
+      title: { text: data.rate_words[rate], left: "center", textStyle: { fontSize: 14 } },
+      tooltip: {
+        trigger: "axis",
+        formatter: (items) => items.map((item) => {
+          const row = data.rows[item.dataIndex].rates[rate];
+          return `${item.name}：${item.value ?? "-"}%（${row.numerator}/${row.denominator}）`;
+        }).join("<br>"),
+      },
+      grid: { left: 40, right: 10, bottom: 60, top: 40 },
+      xAxis: { type: "category", data: data.rows.map((row) => row.label), axisLabel: { rotate: 40 } },
+      yAxis: { type: "value", min: 0, max: 100 },
+      series: [{
+        type: "bar",
+        itemStyle: { color: "#0b5cad" },
+        data: data.rows.map((row) => {
+          const value = row.rates[rate].value;
+          return value === null ? null : Math.round(value * 1000) / 10;
+        }),
+      }],
+    });
+    window.addEventListener("resize", () => chart.resize());
+    element.dataset.drawn = "true";
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-geojson]").forEach(drawMap);
+  drawCharts();
+});

@@ -1,0 +1,166 @@
+"""The console in a real browser, as its people use it: sign in, file a case at the hotline, the
+unit handles it from the case page, the return visit closes it; a role sees no button for an
+action it may not take; the map and the statistics draw."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from playwright.async_api import Page, expect
+
+from api.console.pages import DEMO_IDENTITIES
+from tests.browser.conftest import Stack, screenshot, sign_in, sign_out
+from tests.conftest import bearer
+from tests.integration.conftest import new_case
+
+ROLE_WORDS = {
+    "dispatcher": "调度员",
+    "grid-team": "承办人",
+    "civil-affairs": "承办人",
+    "supervisor": "督办人",
+    "grid-worker": "网格员",
+    "operator": "运维",
+}
+
+
+async def test_every_demo_identity_signs_in_and_sees_its_queue(stack: Stack, page: Page) -> None:
+    assert set(DEMO_IDENTITIES) == set(ROLE_WORDS)
+    await page.goto(f"{stack.api}/console")
+    await expect(page).to_have_url(re.compile(r"/console/signin$"))  # no session, no queue
+    await screenshot(page, "console-signin")
+    for identity, role in ROLE_WORDS.items():
+        await sign_in(page, stack, identity)
+        await expect(page.get_by_test_id("signed-in-as")).to_contain_text(role)
+        await expect(page.get_by_test_id("case-count")).to_be_visible()
+        await expect(page.get_by_test_id("error")).to_have_count(0)
+        await sign_out(page)
+    # A pasted token that does not verify is refused with the reason.
+    await page.locator("textarea[name=token]").fill("not-a-token")
+    await page.get_by_role("button", name="登录", exact=True).click()
+    await expect(page.get_by_test_id("error")).to_contain_text("令牌无效")
+
+
+async def _act(page: Page, action: str, **fields: str) -> None:
+    await page.get_by_test_id(f"action-{action}").click()
+    form = page.get_by_test_id(f"form-{action}")
+    for name, value in fields.items():
+        control = form.locator(f"[name={name}]")
+        if await control.evaluate("e => e.tagName") == "SELECT":
+            await control.select_option(value)
+        else:
+            await control.fill(value)
+    await form.locator("button[type=submit]").click()
+    await expect(page.get_by_test_id("done")).to_be_visible()
+
+
+async def test_a_hotline_case_from_intake_to_closure(stack: Stack, page: Page) -> None:
+    await sign_in(page, stack, "dispatcher")
+    await page.get_by_test_id("nav-intake").click()
+    form = page.get_by_test_id("intake-form")
+    await form.locator("[name=category]").fill("public_order.flyers")
+    await form.locator("[name=title]").fill("楼道小广告清了又贴")
+    await form.locator("[name=description]").fill("3 号楼 2 单元楼道墙面贴满小广告")
+    await form.locator("[name=address]").fill("怡顺社区 3 号楼 2 单元")
+    await form.locator("[name=grid]").select_option("C01-G02")
+    await form.locator("[name=name]").fill("李先生")
+    await form.locator("[name=phone]").fill("13900000002")
+    await screenshot(page, "console-intake")
+    await form.get_by_role("button", name="受理并派单").click()
+    await expect(page.get_by_test_id("done")).to_contain_text("已受理登记")
+    await expect(page.get_by_test_id("case-status")).to_have_text("待签收")
+    case_id = (await page.locator("h1 .id").inner_text()).strip()
+    # The dispatcher may not sign for a unit's case: no button for it.
+    await expect(page.get_by_test_id("action-accept")).to_have_count(0)
+    await expect(page.get_by_test_id("action-reject")).to_have_count(1)
+    await page.goto(f"{stack.api}/console")
+    await expect(page.locator(f"[data-testid=case-row][data-case='{case_id}']")).to_be_visible()
+    await screenshot(page, "console-queue")
+    await sign_out(page)
+
+    await sign_in(page, stack, "grid-team")
+    await page.locator(f"[data-testid=case-row][data-case='{case_id}'] a").click()
+    await expect(page.get_by_test_id("action-reject")).to_have_count(0)  # the dispatcher's
+    await expect(page.get_by_test_id("action-reply")).to_have_count(0)  # not before accepting
+    await _act(page, "accept")
+    await expect(page.get_by_test_id("case-status")).to_have_text("办理中")
+    await _act(page, "contact", note="已电话联系李先生，约定今天下午清理")
+    await _act(page, "reply", result="已清理楼道小广告并张贴禁贴提示")
+    await expect(page.get_by_test_id("case-status")).to_have_text("已答复")
+    await expect(page.get_by_test_id("action-rate")).to_have_count(0)  # the resident's, not ours
+    await sign_out(page)
+
+    await sign_in(page, stack, "dispatcher")  # the hotline's return visit rates for the resident
+    await page.goto(f"{stack.api}/console/cases/{case_id}")
+    await _act(page, "rate", grade="satisfied", solved="true")
+    await expect(page.get_by_test_id("case-status")).to_have_text("已办结")
+    await expect(page.get_by_test_id("no-actions")).to_be_visible()
+    steps = await page.get_by_test_id("timeline-event").evaluate_all(
+        "events => events.map(e => e.dataset.type)"
+    )
+    for step in ("received", "dispatched", "accept", "contact", "reply", "rate", "closed"):
+        assert step in steps, steps
+    await expect(
+        page.get_by_test_id("timeline-event").filter(has_text="联系诉求人")
+    ).to_contain_text("陈静@GT-C01-G02")
+    await expect(page.get_by_test_id("deadline").first).to_be_visible()
+    await screenshot(page, "console-case-closed")
+
+
+async def test_the_map_draws_every_micro_grid(stack: Stack, page: Page) -> None:
+    async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
+        assert (await api.post("/v1/cases", json=new_case())).status_code == 201  # in C01-G02
+    await sign_in(page, stack, "supervisor")
+    await page.goto(f"{stack.api}/console/map")
+    shapes = page.get_by_test_id("grid-shape")
+    await expect(shapes).to_have_count(107)
+    # Coloured by the supervisor's open cases: C01-G02 has one, C02's grids are not theirs.
+    await expect(page.locator("[data-grid=C01-G02]")).to_have_attribute("fill", "#ef8f00")
+    await expect(page.locator("[data-grid=C02-G01]")).to_have_attribute("fill", "#4caf50")
+    await shapes.first.click()
+    await expect(page.get_by_role("link", name="查看本网格工单")).to_be_visible()
+    await screenshot(page, "console-map")
+
+
+async def test_the_statistics_draw_their_charts_and_table(stack: Stack, page: Page) -> None:
+    async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
+        assert (await api.post("/v1/cases", json=new_case())).status_code == 201
+    await sign_in(page, stack, "dispatcher")
+    await page.goto(f"{stack.api}/console/stats?by=category")
+    charts = page.get_by_test_id("kpi-chart")
+    await expect(charts).to_have_count(5)
+    for index in range(5):  # ECharts drew each one (an svg with its bars)
+        await expect(charts.nth(index).locator("svg path").first).to_be_attached()
+    await expect(page.get_by_test_id("kpi-table")).to_contain_text("办结率")
+    async with page.expect_download() as download:
+        await page.get_by_test_id("stats-csv").click()
+    assert (await download.value).suggested_filename.endswith(".csv")
+    await screenshot(page, "console-stats")
+
+
+async def test_a_grid_worker_reports_and_resolves_on_a_phone(stack: Stack, page: Page) -> None:
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(page, stack, "grid-worker")
+    await page.get_by_test_id("nav-intake").click()
+    form = page.get_by_test_id("intake-form")
+    await form.locator("[name=category]").fill("sanitation.dead_corner")
+    await form.locator("[name=title]").fill("楼后垃圾堆积")
+    await form.locator("[name=description]").fill("5 号楼后绿化带有建筑垃圾")
+    await form.locator("[name=address]").fill("怡顺社区 5 号楼后")
+    await form.locator("[name=grid]").select_option("C01-G02")
+    await form.locator("[name=photo_url]").fill("https://photos.example/patrol/1.jpg")
+    await form.locator("[name=name]").fill("孙淑臻")
+    await form.locator("[name=phone]").fill("13800000004")
+    await screenshot(page, "console-phone-intake")
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await form.get_by_role("button", name="上报").click()
+    await expect(page.get_by_test_id("done")).to_be_visible()
+    await _act(
+        page,
+        "resolve_on_site",
+        evidence_url="https://photos.example/patrol/1-done.jpg",
+        note="已联系物业当场清运",
+    )
+    await expect(page.get_by_test_id("case-status")).to_have_text("就地解决待确认")
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await screenshot(page, "console-phone-case")
