@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -14,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.hotspots import feed_hotspots
 from db import cases, reference
 from db.models import Category, Community, Grid
+from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseRecord, Routed, Severity
 from domain.places import GridLocator, community_in_address
 from domain.routing import NoRoutingRule, route
@@ -71,8 +73,11 @@ class CaseActivities:
                 severity.value,
             )
             place_units = await reference.place_units(session, grid_code, community)
-            community_unit = place_units.get(community or "")
-            ladder = await reference.ladder(session, community_unit)
+            committee = place_units.get(community or "")
+            ladder = await reference.ladder(session, committee)
+            working_days = await reference.working_days(
+                session, activity.info().scheduled_time.astimezone(SUBDISTRICT_TZ).date()
+            )
             unit: str | None
             if outside:
                 # Off the map: the subdistrict's dispatcher places it (reassign) by hand.
@@ -97,27 +102,17 @@ class CaseActivities:
             community=community,
             grid=grid_code,
             severity=severity,
-            accept=policy.accept,
-            contact=policy.contact,
-            reply=policy.reply,
-            rating_window=policy.rating_window,
-            warn_share=policy.warn_share,
-            escalate_every=policy.escalate_every,
-            max_extensions=policy.max_extensions,
-            max_extension=policy.max_extension,
-            max_suspensions=policy.max_suspensions,
-            max_suspended=policy.max_suspended,
+            policy=policy,
+            working_days=working_days,
             ladder=ladder,
             grid_team=place_units.get(grid_code or ""),
+            committee=committee,
             needs_linkage=category.linkage,
             linkage_agencies=[
-                community_unit if agency == "@community" else agency
+                committee if agency == "@community" else agency
                 for agency in category.linkage_agencies
-                if agency != "@community" or community_unit
+                if agency != "@community" or committee
             ],
-            returns_for_linkage=policy.returns_for_linkage,
-            agency_report=policy.agency_report,
-            agency_done=policy.agency_done,
         )
 
     @activity.defn
@@ -128,7 +123,34 @@ class CaseActivities:
 
     @activity.defn
     async def record_case(self, record: CaseRecord) -> None:
-        async with self._sessions.begin() as session:
-            await cases.record(session, record)
+        """One transaction: the case row, its new events, their notifications. A value
+        PostgreSQL refuses (a data error) fails at once instead of retrying forever."""
+        try:
+            async with self._sessions.begin() as session:
+                await cases.record(session, record)
+        except cases.MissingCase as missing:
+            raise ApplicationError(
+                f"no case row {missing}: intake writes it before it starts the workflow",
+                type="MissingCase",
+                non_retryable=True,
+            ) from None
+        except DBAPIError as error:
+            if _is_data_error(error):
+                # No statement or parameters in the message: they may hold personal data.
+                raise ApplicationError(
+                    f"PostgreSQL refused the record of {record.case.id}: "
+                    f"{type(error.orig).__name__}",
+                    type="DataError",
+                    non_retryable=True,
+                ) from None
+            raise
         if self._hotspots:
             await feed_hotspots(activity.client(), record, activity.info().task_queue)
+
+
+def _is_data_error(error: DBAPIError) -> bool:
+    """SQLSTATE class 22 (data exception: a NUL byte, a value out of range, bad encoding)."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(
+        getattr(error.orig, "__cause__", None), "sqlstate", None
+    )
+    return isinstance(code, str) and code.startswith("22")

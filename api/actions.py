@@ -4,14 +4,13 @@ it waits on Temporal."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.workflow import UpdateMethodMultiParam
 
 from api.auth import CurrentPrincipal, Forbidden
 from api.deps import SessionsDep, SettingsDep, TemporalDep
@@ -21,7 +20,9 @@ from api.scope import SeenCase, visible_case
 from api.views import shown
 from core.temporal import rpc_timeout
 from db.models import Case
-from domain.case import CaseStatus, CaseView
+from domain.case import Action, CaseStatus, CaseView
+from domain.common import ActionInput
+from domain.linkage import LinkageAction, LinkageView
 from domain.permissions import may, permitted
 from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW
 
@@ -54,15 +55,12 @@ class CaseActions:
         self.sessions, self.temporal, self.settings = sessions, temporal, settings
         self.principal, self.idempotency_key = principal, idempotency_key
 
-    async def __call__(
-        self,
-        case_id: str,
-        update: UpdateMethodMultiParam[[Any, ActionInputT], CaseView],
-        body: ActionInputT,
-    ) -> CaseOut:
-        """An action on the case itself: the new state of the case."""
-        view, seen = await self._send(case_id, case_id, update, body)
-        return shown(CaseOut(**view.model_dump()), self.principal, seen.scope)
+    async def __call__(self, case_id: str, action: Action, body: ActionInput) -> CaseOut:
+        """An action on the case itself (the Update of the action's name): the new state of the
+        case, with the description from its record (it never passes through Temporal)."""
+        view, seen = await self._send(case_id, case_id, action.value, body, CaseView)
+        out = CaseOut(**view.model_dump(exclude={"description"}), description=seen.row.description)
+        return shown(out, self.principal, seen.scope)
 
     async def lookup(self, entity: type[RowT], key: str) -> RowT | None:
         """A row an action names (a unit, a master case), in its own short transaction."""
@@ -79,25 +77,21 @@ class CaseActions:
             )
 
     async def send(
-        self,
-        case_id: str,
-        workflow_id: str,
-        update: UpdateMethodMultiParam[[Any, ActionInputT], ResultT],
-        body: ActionInputT,
-    ) -> ResultT:
-        """Send `update` to the case's workflow or its linkage's, with the 409/503 mapping."""
-        result, _ = await self._send(case_id, workflow_id, update, body)
+        self, case_id: str, workflow_id: str, action: LinkageAction, body: ActionInput
+    ) -> LinkageView:
+        """An agency's or the coordinator's action on the case's linkage: its new state."""
+        result, _ = await self._send(case_id, workflow_id, action.value, body, LinkageView)
         return result
 
     async def _send(
         self,
         case_id: str,
         workflow_id: str,
-        update: UpdateMethodMultiParam[[Any, ActionInputT], ResultT],
-        body: ActionInputT,
+        action: str,
+        body: ActionInput,
+        result_type: type[ResultT],
     ) -> tuple[ResultT, SeenCase]:
-        name = getattr(update, "__name__", "update")
-        action = name.rstrip("_")  # return_ -> return
+        """Send the Update named `action`, with the 403/409/503 mapping."""
         self.permit(action)
         seen = await visible_case(self.sessions, self.temporal, self.principal, case_id)
         if not permitted(self.principal, action, seen.scope):
@@ -106,15 +100,16 @@ class CaseActions:
                 {"role": self.principal.role.value, "action": action},
             )
         handle = self.temporal.get_workflow_handle(workflow_id)
-        update_id = f"{workflow_id}:{name}:{self.idempotency_key}" if self.idempotency_key else None
+        update_id = (
+            f"{workflow_id}:{action}:{self.idempotency_key}" if self.idempotency_key else None
+        )
         try:
             result = await handle.execute_update(
-                update,
-                body.model_copy(
-                    update={"actor": self.principal.actor, "principal": self.principal}
-                ),
+                action,
+                body.model_copy(update={"principal": self.principal}),
                 id=update_id,
                 rpc_timeout=rpc_timeout(self.settings),
+                result_type=result_type,
             )
         except WorkflowUpdateFailedError as failed:
             raise _refusal(failed) from None

@@ -1,15 +1,17 @@
 """受理, the intake service shared by /v1/cases and Open311: check the references, record the
-intake key, start the case's workflow, wait briefly for its routing."""
+intake key and the case row (with the reporter and description, which never enter Temporal),
+start the case's workflow, wait briefly for its routing."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -26,7 +28,7 @@ from core.temporal import rpc_timeout
 from db import cases
 from db.models import Category, Community, Grid
 from domain.calendar import SUBDISTRICT_TZ
-from domain.case import CaseIntake, CaseStatus, CaseView
+from domain.case import CaseIntake, CaseReceived, CaseStatus, CaseView
 from domain.permissions import CaseScope, Principal
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
@@ -60,8 +62,9 @@ async def file_case(
     existing case, if the principal may see it; otherwise ReferenceTaken (ticket numbers are
     guessable, so the answer says nothing of the case)."""
     body = body.model_copy(update={"location": body.location.in_wgs84()})
-    # The intake key commits before the workflow starts, so a retry after any failure below
-    # finds the same case id: never a second case, never a lost one.
+    # The intake key and the case row commit before the workflow starts, so a retry after any
+    # failure below finds the same case: never a second case, never a lost one, never a 202
+    # for a case that is not there.
     async with sessions.begin() as session:
         await _check_references(session, body)
         number = await cases.allocate_number(session)
@@ -73,8 +76,18 @@ async def file_case(
             )
             if key.case_id != case_id:
                 existing = await cases.get(session, key.case_id)
-                case_id, number = key.case_id, key.number  # filed, but never started: start now
-        duplicate = None if existing else await _possible_duplicate(session, settings, body)
+                case_id, number = key.case_id, key.number
+        if existing is None:
+            intake = CaseIntake(
+                case_id=case_id,
+                number=number,
+                possible_duplicate_of=await _possible_duplicate(session, settings, body),
+                **body.model_dump(mode="json", exclude={"description", "reporter"}),
+            )
+            received = CaseReceived(
+                description=body.description, reporter=body.reporter, at=datetime.now(UTC)
+            )
+            await cases.open_case(session, intake, received)
 
     if existing is not None:
         try:
@@ -84,43 +97,50 @@ async def file_case(
                 "this channel and external_ref are taken",
                 {"channel": body.channel.value, "external_ref": body.external_ref},
             ) from None
+        if existing.last_seq == 0:  # filed, but maybe never started: start it now (idempotent)
+            await _start(temporal, settings, cases.intake_of(existing))
         return Filed(case_out(existing), status.HTTP_200_OK, seen.scope)
 
-    intake = CaseIntake(
-        case_id=case_id,
-        number=number,
-        possible_duplicate_of=duplicate,
-        **body.model_dump(mode="json"),
-    )
-    handle = await temporal.start_workflow(
-        CaseWorkflow.run,
-        intake,
-        id=case_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.CASE_STATUS, CaseStatus.received.value),
-                SearchAttributePair(sa.CASE_CATEGORY, body.category),
-                SearchAttributePair(sa.CASE_CHANNEL, body.channel.value),
-            ]
-        ),
-        static_summary=f"{case_id} · {body.category} · {body.location.address}",
-        static_details=f"**{body.title}**\n\nchannel: {body.channel.value}",
-        rpc_timeout=rpc_timeout(settings),
-    )
+    handle = await _start(temporal, settings, intake)
     try:
         view = await asyncio.wait_for(
             handle.execute_update(CaseWorkflow.routed, rpc_timeout=rpc_timeout(settings)),
             timeout=ROUTING_WAIT_SECONDS,
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # No worker picked it up in time: the case exists and will be routed when one does.
-        view = _received_view(intake)
+        # No worker picked it up in time: the case is recorded and will be routed when one does.
+        view = _received_view(intake, received)
         return Filed(CaseOut(**view.model_dump()), status.HTTP_202_ACCEPTED, _new_scope(view))
-    out = CaseOut(**view.model_dump(), reporter=body.reporter)
+    out = CaseOut(
+        **view.model_dump(exclude={"description"}),
+        description=body.description,
+        reporter=body.reporter,
+    )
     return Filed(out, status.HTTP_201_CREATED, _new_scope(view))
+
+
+async def _start(
+    temporal: Client, settings: Settings, intake: CaseIntake
+) -> WorkflowHandle[Any, Any]:
+    """Start the case's workflow; starting it again finds the running one."""
+    return await temporal.start_workflow(
+        CaseWorkflow.run,
+        intake,
+        id=intake.case_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CASE_STATUS, CaseStatus.received.value),
+                SearchAttributePair(sa.CASE_CATEGORY, intake.category),
+                SearchAttributePair(sa.CASE_CHANNEL, intake.channel.value),
+            ]
+        ),
+        static_summary=f"{intake.case_id} · {intake.category} · {intake.location.address}",
+        static_details=f"**{intake.title}**\n\nchannel: {intake.channel.value}",
+        rpc_timeout=rpc_timeout(settings),
+    )
 
 
 def _new_scope(case: CaseView) -> CaseScope:
@@ -169,7 +189,7 @@ async def _check_references(session: AsyncSession, body: CaseCreate) -> None:
             )
 
 
-def _received_view(intake: CaseIntake) -> CaseView:
+def _received_view(intake: CaseIntake, received: CaseReceived) -> CaseView:
     return CaseView(
         id=intake.case_id,
         number=intake.number,
@@ -179,7 +199,7 @@ def _received_view(intake: CaseIntake) -> CaseView:
         category=intake.category,
         severity=intake.severity,
         title=intake.title,
-        description=intake.description,
+        description=received.description,
         address=intake.location.address,
         community=intake.location.community,
         grid=intake.location.grid,
@@ -191,7 +211,7 @@ def _received_view(intake: CaseIntake) -> CaseView:
         grade=None,
         solved=None,
         outcome=None,
-        received_at=datetime.now(SUBDISTRICT_TZ),
+        received_at=received.at,
         dispatched_at=None,
         accepted_at=None,
         contacted_at=None,

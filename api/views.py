@@ -10,7 +10,8 @@ from api.schemas import CaseOut, LiveState, PendingDeadline
 from core.config import Settings
 from core.temporal import rpc_timeout
 from db.models import Case
-from domain.case import CaseStatus, CaseView, Deadline, allowed_actions
+from domain.allowed import allowed_in
+from domain.case import CaseStatus, CaseView, Deadline
 from domain.permissions import SEES_PHONE, CaseScope, Principal, Role, mask_phone, permitted
 from workflows.case import CaseWorkflow
 
@@ -26,7 +27,7 @@ def case_out(case: Case) -> CaseOut:
     return CaseOut(
         **{**fields, "deadlines": deadlines},
         # The workflow's own rule over the record; a live view replaces it (see `get_case`).
-        allowed_actions=allowed_actions(
+        allowed_actions=allowed_in(
             CaseStatus(case.status),
             case.contacted_at is not None,
             suspended=case.suspended,

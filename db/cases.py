@@ -7,64 +7,119 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow, CaseIntakeKey, Notification, case_number_seq
-from domain.case import CaseRecord
+from domain.case import (
+    CaseIntake,
+    CaseReceived,
+    CaseRecord,
+    CaseView,
+    Channel,
+    Location,
+    Severity,
+)
 from domain.places import distance_m
 
+# The columns of the case row the workflow keeps current (the rest is intake's: the reporter and
+# the description never pass through Temporal).
+_FROM_THE_WORKFLOW = {
+    "status",
+    "received_at",
+    "severity",
+    "title",
+    "community",
+    "grid",
+    "unit",
+    "rule",
+    "overdue",
+    "returns",
+    "rehandled",
+    "grade",
+    "solved",
+    "outcome",
+    "dispatched_at",
+    "accepted_at",
+    "contacted_at",
+    "replied_at",
+    "rated_at",
+    "closed_at",
+    "last_seq",
+    "escalation_level",
+    "suspended",
+    "review",
+    "merged_into",
+}
 
-async def record(session: AsyncSession, rec: CaseRecord) -> None:
-    """Upsert the case row and append its new events; replaying the same record changes nothing.
 
-    The row only moves forward: a stale retry (lower last_seq) never overwrites a newer state.
-    """
-    view = rec.case
-    pending = [d for d in view.deadlines if d.met_at is None and not d.missed]
-    row: dict[str, Any] = view.model_dump(
-        include={
-            "id",
-            "number",
-            "status",
-            "channel",
-            "external_ref",
-            "category",
-            "severity",
-            "title",
-            "description",
-            "address",
-            "community",
-            "grid",
-            "unit",
-            "rule",
-            "overdue",
-            "returns",
-            "rehandled",
-            "grade",
-            "solved",
-            "outcome",
-            "received_at",
-            "dispatched_at",
-            "accepted_at",
-            "contacted_at",
-            "replied_at",
-            "rated_at",
-            "closed_at",
-            "last_seq",
-            "escalation_level",
-            "suspended",
-            "review",
-            "lat",
-            "lon",
-            "photo_url",
-            "possible_duplicate_of",
-            "merged_into",
-        }
+class MissingCase(LookupError):
+    """The workflow recorded a case whose row intake never wrote."""
+
+
+async def open_case(session: AsyncSession, intake: CaseIntake, received: CaseReceived) -> None:
+    """Intake writes the case row (with its reporter and description) before the workflow
+    starts; a repeated intake of the same case changes nothing."""
+    location = intake.location
+    await session.execute(
+        insert(Case)
+        .values(
+            id=intake.case_id,
+            number=intake.number,
+            status="received",
+            channel=intake.channel.value,
+            external_ref=intake.external_ref,
+            category=intake.category,
+            severity=intake.severity.value if intake.severity else None,
+            title=intake.title,
+            description=received.description,
+            address=location.address,
+            community=location.community,
+            grid=location.grid,
+            lat=location.lat,
+            lon=location.lon,
+            reporter_name=received.reporter.name,
+            reporter_phone=received.reporter.phone,
+            photo_url=intake.photo_url,
+            possible_duplicate_of=intake.possible_duplicate_of,
+            received_at=received.at,
+            last_seq=0,
+            deadlines=[],
+        )
+        .on_conflict_do_nothing(index_elements=[Case.id])
     )
+    await session.flush()
+
+
+def intake_of(case: Case) -> CaseIntake:
+    """What the workflow of a recorded case starts from (intake's own part of the row)."""
+    return CaseIntake(
+        case_id=case.id,
+        number=case.number,
+        channel=Channel(case.channel),
+        external_ref=case.external_ref,
+        category=case.category,
+        severity=Severity(case.severity) if case.severity else None,
+        title=case.title,
+        location=Location(
+            address=case.address,
+            community=case.community,
+            grid=case.grid,
+            lat=case.lat,
+            lon=case.lon,
+        ),
+        photo_url=case.photo_url,
+        possible_duplicate_of=case.possible_duplicate_of,
+    )
+
+
+def row_of(view: CaseView) -> dict[str, Any]:
+    """The columns of the case row that the case's life keeps current."""
+    row: dict[str, Any] = view.model_dump(include=_FROM_THE_WORKFLOW)
     row["linkage"] = view.linkage.status.value if view.linkage else None
     row["deadlines"] = [d.model_dump(mode="json") for d in view.deadlines]
+    pending = [d for d in view.deadlines if d.met_at is None and not d.missed]
     earliest = (
         None
         if view.outcome or view.suspended
@@ -72,20 +127,20 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
     )
     row["due_at"] = earliest.due_at if earliest else None
     row["warn_at"] = earliest.warn_at if earliest else None
-    updatable = {k: v for k, v in row.items() if k not in ("id", "number", "received_at")}
-    if rec.reporter is not None:
-        row.update(reporter_name=rec.reporter.name, reporter_phone=rec.reporter.phone)
-    stmt = insert(Case).values(**row)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Case.id],
-            set_={
-                **{k: stmt.excluded[k] for k in updatable},
-                "updated_at": stmt.excluded.updated_at,
-            },
-            where=Case.last_seq < stmt.excluded.last_seq,
-        )
+    return row
+
+
+async def record(session: AsyncSession, rec: CaseRecord) -> None:
+    """Bring the case row forward and append its new events and notifications; replaying the
+    same record changes nothing, and a stale retry (lower last_seq) never overwrites a newer
+    state."""
+    view = rec.case
+    row = {**row_of(view), "updated_at": func.now()}
+    updated = await session.execute(
+        update(Case).where(Case.id == view.id, Case.last_seq < view.last_seq).values(**row)
     )
+    if updated.rowcount == 0 and await session.get(Case, view.id) is None:  # type: ignore[attr-defined]
+        raise MissingCase(view.id)
     if rec.events:
         await session.execute(
             insert(CaseEventRow)

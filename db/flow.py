@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reference
 from db.models import Case, CaseEventRow
+from domain.calendar import SUBDISTRICT_TZ
 from domain.flow import CaseHistory, FlowReport, flow_report
 
 
@@ -62,7 +64,11 @@ async def case_flow(
                 ],
             )
         )
-    return flow_report(histories, as_of)
+    start_day = start.astimezone(SUBDISTRICT_TZ).date()
+    calendar = await reference.working_days(
+        session, start_day, until=max(as_of, end).astimezone(SUBDISTRICT_TZ).date()
+    )
+    return flow_report(histories, as_of, calendar)
 
 
 @dataclass(slots=True)

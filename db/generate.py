@@ -1,7 +1,8 @@
 """Demo HISTORY for the KPIs and their benchmark: realistic past cases written straight into
-`cases` and `case_events` (no workflows run; an open generated case has no workflow behind it,
-so its actions do nothing). Ids are GEN-YYYY-NNNNNN (never a live LC- id), numbers come from
-case_number_seq. Never commits."""
+`cases` and `case_events`. No workflow runs, but each case's history is made by the lifecycle
+model the workflow runs (domain.lifecycle), so it is a history the real workflow could have
+recorded; an open generated case has no workflow behind it, so its actions do nothing. Ids are
+GEN-YYYY-NNNNNN (never a live LC- id), numbers come from case_number_seq. Never commits."""
 
 from __future__ import annotations
 
@@ -16,24 +17,52 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import cases
 from db.models import (
     Case,
     Category,
     Community,
     EscalationLevel,
     Grid,
+    Holiday,
     RoutingRuleRow,
     SlaPolicyRow,
     Unit,
 )
-from domain.calendar import SUBDISTRICT_TZ
-from domain.escalation import warn_point
+from domain import lifecycle
+from domain.allowed import allowed_actions
+from domain.calendar import SPAN, SUBDISTRICT_TZ, working_days_from
+from domain.case import (
+    AcceptInput,
+    Action,
+    CaseEvent,
+    CaseIntake,
+    Channel,
+    ContactInput,
+    Grade,
+    Location,
+    RateInput,
+    ReassignInput,
+    RejectInput,
+    ReplyInput,
+    ReturnInput,
+    ReviewCloseInput,
+    Routed,
+    Severity,
+    VerifyInput,
+)
+from domain.change import SYSTEM, Step
+from domain.common import ActionInput
+from domain.escalation import Rung
+from domain.linkage import AgencyStatus, LinkageChange, LinkageStatus
+from domain.permissions import Principal, Role
 from domain.routing import NoRoutingRule, RoutingRule, route
-from domain.sla import DeadlineKind, SlaPolicy, due_at, select_policy
+from domain.sla import DeadlineKind, SlaPolicy, select_policy
+from domain.state import CaseState
+from domain.state import view as state_view
 
 PREFIX = "GEN"
 BATCH = 5_000
-SYSTEM = "system"
 HEATING_MONTHS = (11, 12, 1, 2, 3)
 SUMMER_MONTHS = (6, 7, 8)
 CHANNELS = {"hotline": 50, "app": 25, "grid_patrol": 12, "walk_in": 8, "letter": 3, "open311": 2}
@@ -48,11 +77,13 @@ class Reference:
 
     communities: dict[str, str]  # code -> name
     grids: dict[str, list[str]]  # community -> its grid codes
-    categories: dict[str, tuple[str, str, bool]]  # code -> (name, severity, government matter)
+    categories: dict[str, Category]
     rules: dict[str, list[RoutingRule]]
     place_units: dict[str, str]  # grid or community code -> its grid team / committee
     policies: list[SlaPolicy]
-    ladder: list[tuple[int, str, str]]  # (level, name, unit or "@community")
+    ladder: list[EscalationLevel]
+    holidays: dict[date, bool]  # the holidays table: day -> working?
+    published_until: date | None
 
     def grid_community(self, grid: str) -> str:
         return next(c for c, grids in self.grids.items() if grid in grids)
@@ -76,17 +107,20 @@ async def load_reference(session: AsyncSession) -> Reference:
     categories = (await session.scalars(select(Category).order_by(Category.code))).all()
     policies = (await session.scalars(select(SlaPolicyRow))).all()
     levels = (await session.scalars(select(EscalationLevel).order_by(EscalationLevel.level))).all()
+    holidays = dict((await session.execute(select(Holiday.day, Holiday.working))).all())
     fields = SlaPolicy.model_fields.keys()
     return Reference(
         communities={code: name for code, name in communities},
         grids={c: sorted(g) for c, g in sorted(grids.items())},
-        categories={c.code: (c.name, c.default_severity, c.government_matter) for c in categories},
+        categories={c.code: c for c in categories},
         rules=rules,
         place_units={
             (u.grid if u.kind == "grid_team" else u.community) or "": u.code for u in units
         },
         policies=[SlaPolicy.model_validate({f: getattr(p, f) for f in fields}) for p in policies],
-        ladder=[(r.level, r.name, r.unit) for r in levels],
+        ladder=list(levels),
+        holidays=holidays,
+        published_until=date(max(holidays).year, 12, 31) if holidays else None,
     )
 
 
@@ -113,183 +147,61 @@ class _Cut(Exception):
     """The next step lies after `as_of`: the case is still open there."""
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def _by(name: str) -> Principal:
+    """Who acts in generated history (the record keeps the name)."""
+    return Principal(subject=name, role=Role.admin)
 
 
-class _Builder:
-    """Plays one case forward like CaseWorkflow does, writing the same events and record."""
+class _Life:
+    """Drives one case through the lifecycle model, as the workflow would: people act at the
+    drawn moments, and every alarm due before an action rings first."""
 
     def __init__(self, ref: Reference, spec: CaseSpec, number: int, as_of: datetime) -> None:
         self.ref, self.spec, self.as_of = ref, spec, as_of
-        name, severity, _ = ref.categories[spec.category]
+        category = ref.categories[spec.category]
         self.community = ref.grid_community(spec.grid)
-        self.policy = select_policy(ref.policies, spec.category, severity)
         received = spec.received_at.astimezone(UTC)
         year = received.astimezone(SUBDISTRICT_TZ).year
-        self.row: dict[str, Any] = {
-            "id": f"{PREFIX}-{year}-{number:06d}",
-            "number": number,
-            "status": "received",
-            "channel": spec.channel,
-            "external_ref": None,
-            "category": spec.category,
-            "severity": severity,
-            "title": f"{name}（历史数据）",
-            "description": f"{name}: 演示用历史案件, 不对应真实诉求",
-            "address": f"{ref.communities[self.community]} {number % 40 + 1} 号楼",
-            "community": self.community,
-            "grid": spec.grid,
-            "lat": None,
-            "lon": None,
-            "reporter_name": "历史数据",
-            "reporter_phone": f"139{number % 100_000_000:08d}",
-            "photo_url": None,
-            "possible_duplicate_of": None,
-            "merged_into": None,
-            "unit": None,
-            "rule": None,
-            "overdue": False,
-            "returns": 0,
-            "rehandled": False,
-            "grade": None,
-            "solved": None,
-            "outcome": None,
-            "escalation_level": 0,
-            "linkage": None,
-            "suspended": False,
-            "review": None,
-            "received_at": received,
-            "dispatched_at": None,
-            "accepted_at": None,
-            "contacted_at": None,
-            "replied_at": None,
-            "rated_at": None,
-            "closed_at": None,
-        }
-        self.deadlines: dict[str, dict[str, Any]] = {}
-        self.events: list[dict[str, Any]] = []
+        self.intake = CaseIntake(
+            case_id=f"{PREFIX}-{year}-{number:06d}",
+            number=number,
+            channel=Channel(spec.channel),
+            category=spec.category,
+            title=f"{category.name}（历史数据）",
+            location=Location(
+                address=f"{ref.communities[self.community]} {number % 40 + 1} 号楼",
+                community=self.community,
+                grid=spec.grid,
+            ),
+        )
+        self.events: list[CaseEvent] = []
+        self.state = self.take(lifecycle.start(self.intake, received))
         self.now = received
 
-    # ---- the steps ---------------------------------------------------------------------------
+    def take(self, step: Step) -> CaseState:
+        self.state = step.state
+        self.events += step.events
+        return self.state
 
-    def at(self, moment: datetime) -> None:
+    def until(self, moment: datetime) -> None:
+        """Let time run to `moment`: every alarm due by then rings (up to `as_of`)."""
+        horizon = min(moment, self.as_of)
+        while (alarm := lifecycle.next_alarm(self.state)) is not None and alarm.at <= horizon:
+            self.take(lifecycle.ring(self.state, alarm, alarm.at))
         if moment > self.as_of:
             raise _Cut
         self.now = moment
 
-    def record(self, type: str, actor: str, **data: Any) -> None:
-        self.events.append(
-            {
-                "case_id": self.row["id"],
-                "seq": len(self.events) + 1,
-                "type": type,
-                "at": self.now,
-                "actor": actor,
-                "data": data,
-            }
-        )
+    def act(self, moment: datetime, action: Action, input: ActionInput, who: str) -> None:
+        self.until(moment)
+        signed = input.model_copy(update={"principal": _by(who)})
+        self.take(lifecycle.act(self.state, action, signed, self.now))
 
-    def deadline(self, kind: str) -> None:
-        due = due_at(self.now, self.policy.limit(DeadlineKind(kind)), SUBDISTRICT_TZ)
-        self.deadlines[kind] = {
-            "kind": kind,
-            "due_at": due,
-            "met_at": None,
-            "missed": False,
-            "started_at": self.now,
-            "warn_at": warn_point(self.now, due, self.policy.warn_share),
-            "warned": False,
-            "escalations": 0,
-            "original_due_at": None,
-        }
-
-    def meet(self, kind: str) -> None:
-        d = self.deadlines.get(kind)
-        if d is not None and d["met_at"] is None:
-            d["met_at"] = self.now
-
-    def dispatch(self, unit: str, rule: str | None, reason: str, event: str) -> None:
-        self.row.update(status="dispatched", unit=unit, rule=rule, dispatched_at=self.now)
-        for kind in ("accept", "contact", "reply"):
-            self.deadline(kind)
-        due = {k: _iso(self.deadlines[k]["due_at"]) for k in ("accept", "contact", "reply")}
-        actor = SYSTEM if event == "dispatched" else PEOPLE[0]
-        self.record(event, actor, unit=unit, rule=rule, reason=reason, due=due)
-
-    def miss(self, kind: str) -> None:
-        """The deadline's timer fires unmet: recorded, overdue, one step up the ladder."""
-        d = self.deadlines[kind]
-        self.at(d["due_at"])
-        d["missed"] = True
-        self.row["overdue"] = True
-        self.record(
-            "deadline_missed",
-            SYSTEM,
-            deadline=kind,
-            due_at=_iso(d["due_at"]),
-            unit=self.row["unit"],
-        )
-        level = self.row["escalation_level"]
-        if level < len(self.ref.ladder):
-            number, name, unit = self.ref.ladder[level]
-            if unit == "@community":
-                unit = self.ref.place_units.get(self.community, unit)
-            d["escalations"] += 1
-            self.row["escalation_level"] = level + 1
-            self.record(
-                "escalated",
-                SYSTEM,
-                level=number,
-                to=unit,
-                name=name,
-                reason=f"{kind} missed",
-                deadline=kind,
-            )
-
-    def close(self, outcome: str) -> None:
-        self.row.update(status="closed", outcome=outcome, closed_at=self.now)
-        self.record(
-            "closed",
-            SYSTEM,
-            outcome=outcome,
-            grade=self.row["grade"],
-            deadlines={
-                k: {
-                    "due_at": _iso(d["due_at"]),
-                    "met_at": _iso(d["met_at"]),
-                    "on_time": d["met_at"] is not None and d["met_at"] <= d["due_at"],
-                    "original_due_at": None,
-                }
-                for k, d in self.deadlines.items()
-            },
-        )
-
-    def reply_round(self, start: datetime, late: bool) -> None:
-        """The unit replies within (or after) the current reply deadline."""
-        due = self.deadlines["reply"]["due_at"]
-        if late:
-            self.miss("reply")
-            when = due + timedelta(hours=3)
-        else:
-            when = start + (due - start) * self.spec.reply_share
-        self.at(max(when, self.now + timedelta(minutes=5)))
-        self.meet("reply")
-        self.row["replied_at"] = self.now
-        self.record("reply", PEOPLE[2], unit=self.row["unit"], result="已处理完毕并回复诉求人")
-
-    def rate(self, grade: str, solved: bool | None) -> None:
-        self.at(self.now + timedelta(hours=20))
-        self.meet("rating")
-        self.row.update(grade=grade, solved=solved, rated_at=self.now)
-        self.record("rate", "诉求人", grade=grade, solved=solved, comment=None)
-
-    # ---- the whole life ----------------------------------------------------------------------
-
-    def play(self) -> None:
-        spec, ref = self.spec, self.ref
-        self.record("received", SYSTEM, channel=spec.channel, photo_url=None)
-        self.at(self.now + timedelta(minutes=3))
+    def routed(self) -> Routed:
+        """What the routing activity would answer, from the same reference data."""
+        ref, spec = self.ref, self.spec
+        category = ref.categories[spec.category]
+        committee = ref.place_units.get(self.community)
         try:
             decision = route(
                 ref.rules.get(spec.category, []),
@@ -301,95 +213,125 @@ class _Builder:
             unit, rule, reason = decision.unit, decision.rule, decision.reason
         except NoRoutingRule as no_rule:
             unit, rule, reason = "SD-CENTER", None, str(no_rule)
-        self.dispatch(unit, rule, reason, "dispatched")
+        start = self.now.astimezone(SUBDISTRICT_TZ).date()
+        return Routed(
+            unit=unit,
+            rule=rule,
+            reason=reason,
+            community=self.community,
+            grid=spec.grid,
+            severity=Severity(category.default_severity),
+            policy=select_policy(ref.policies, spec.category, category.default_severity),
+            working_days=working_days_from(start, ref.holidays, ref.published_until, start + SPAN),
+            ladder=[
+                Rung(level=r.level, name=r.name, unit=u, takes_over=r.takes_over)
+                for r in ref.ladder
+                if (u := committee if r.unit == "@community" else r.unit)
+            ],
+            grid_team=ref.place_units.get(spec.grid),
+            committee=committee,
+            needs_linkage=category.linkage,
+            linkage_agencies=[
+                committee if a == "@community" else a
+                for a in category.linkage_agencies
+                if a != "@community" or committee
+            ],
+        )
+
+    def linkage_done(self, moment: datetime) -> None:
+        """The agencies of an open linkage finish their parts (what its child would report)."""
+        self.until(moment)
+        linkage = self.state.linkage
+        if linkage is None or linkage.status is not LinkageStatus.open:
+            return
+        parts = [
+            p.model_copy(update={"status": AgencyStatus.done, "done_at": moment})
+            for p in linkage.agencies
+        ]
+        view = linkage.model_copy(update={"status": LinkageStatus.completed, "agencies": parts})
+        change = LinkageChange(type="linkage_closed", actor=SYSTEM, data={}, view=view)
+        self.take(lifecycle.linkage_changed(self.state, change, moment))
+
+    def reply(self, start: datetime, late: bool) -> None:
+        """The unit replies within (or after) the current reply deadline."""
+        due = self.state.deadlines[DeadlineKind.reply].due_at
+        when = due + timedelta(hours=3) if late else start + (due - start) * self.spec.reply_share
+        when = max(when, self.now + timedelta(minutes=5))
+        self.linkage_done(when - timedelta(minutes=1))
+        self.act(when, Action.reply, ReplyInput(result="已处理完毕并回复诉求人"), PEOPLE[2])
+
+    def rate(self, grade: str, solved: bool | None) -> None:
+        rating = RateInput(grade=Grade(grade), solved=solved)
+        self.act(self.now + timedelta(hours=20), Action.rate, rating, "诉求人")
+
+    def play(self) -> None:
+        spec = self.spec
+        self.until(self.now + timedelta(minutes=3))
+        self.take(lifecycle.route(self.state, self.routed(), self.now))
         if spec.rejected:
-            self.at(self.now + timedelta(minutes=15))
-            self.record("reject", PEOPLE[0], reason="不属于政府职责范围")
-            self.close("rejected")
+            reason = RejectInput(reason="不属于政府职责范围")
+            self.act(self.now + timedelta(minutes=15), Action.reject, reason, PEOPLE[0])
             return
         if spec.returned:
-            self.at(self.now + timedelta(minutes=40))
-            self.meet("accept")
-            self.deadlines.pop("contact")
-            self.deadlines.pop("reply")
-            self.row.update(returns=1, status="returned")
-            self.record("return", PEOPLE[3], unit=self.row["unit"], reason="不属于本单位职责")
-            self.at(self.now + timedelta(minutes=30))
-            other = ref.place_units.get(self.community, "SD-CENTER")
-            self.dispatch(other, None, "re-routed after return", "reassign")
+            back = ReturnInput(reason="不属于本单位职责")
+            self.act(self.now + timedelta(minutes=40), Action.return_, back, PEOPLE[3])
+            other = self.ref.place_units.get(self.community, "SD-CENTER")
+            again = ReassignInput(unit=other, reason="re-routed after return")
+            self.act(self.now + timedelta(minutes=30), Action.reassign, again, PEOPLE[0])
         dispatched_at = self.now
-        if spec.accept_late:
-            self.miss("accept")
-            self.at(self.now + timedelta(hours=1))
-        else:
-            accept_due = self.deadlines["accept"]["due_at"]
-            self.at(self.now + min(timedelta(minutes=20), (accept_due - self.now) / 3))
-        self.meet("accept")
-        self.row.update(status="in_progress", accepted_at=self.now)
-        self.record("accept", PEOPLE[1], unit=self.row["unit"], note=None)
-        contact_due = self.deadlines["contact"]["due_at"]
-        self.at(self.now + min(timedelta(hours=1), (contact_due - self.now) / 3))
-        self.meet("contact")
-        self.row["contacted_at"] = self.now
-        self.record("contact", PEOPLE[1], note="已电话联系诉求人")
-        self.reply_round(dispatched_at, spec.reply_late)
-        if spec.channel == "grid_patrol":
+        accept_due = self.state.deadlines[DeadlineKind.accept].due_at
+        accepted = (
+            accept_due + timedelta(hours=1)
+            if spec.accept_late
+            else self.now + min(timedelta(minutes=20), (accept_due - self.now) / 3)
+        )
+        self.act(accepted, Action.accept, AcceptInput(), PEOPLE[1])
+        contact_due = self.state.deadlines[DeadlineKind.contact].due_at
+        contacted = self.now + min(timedelta(hours=1), (contact_due - self.now) / 3)
+        self.act(contacted, Action.contact, ContactInput(note="已电话联系诉求人"), PEOPLE[1])
+        self.reply(dispatched_at, spec.reply_late)
+        if self.state.grid_event:
             # 核查: the grid worker checks the fix on site instead of a resident's rating.
-            self.row["status"] = "verifying"
-            self.deadline("verify")
-            self.at(self.now + timedelta(hours=6))
-            self.meet("verify")
-            self.record("verify", PEOPLE[4], fixed=True, note="现场核查已整改", evidence_url=None)
-            self.close("verified")
+            check = VerifyInput(fixed=True, note="现场核查已整改")
+            self.act(self.now + timedelta(hours=6), Action.verify, check, PEOPLE[4])
             return
-        self.row["status"] = "replied"
-        self.deadline("rating")
         if spec.first_grade == "unsatisfied":
             self.rate("unsatisfied", False)
-            self.row.update(rehandled=True, status="in_progress")
-            del self.deadlines["rating"]
-            self.deadline("reply")
-            self.record("rehandling", SYSTEM, unit=self.row["unit"])
-            self.reply_round(self.now, False)
-            self.row["status"] = "replied"
-            self.deadline("rating")
+            self.reply(self.now, False)
         if spec.grade is None:
-            self.at(self.deadlines["rating"]["due_at"])
-            self.close("unrated")
+            self.until(self.state.deadlines[DeadlineKind.rating].due_at)  # closes unrated
             return
         self.rate(spec.grade, spec.solved)
-        if spec.grade == "unsatisfied" and self.row["rehandled"]:
-            self.row["review"] = "pending"
-            self.record("review_opened", SYSTEM, unit=self.row["unit"])
-            self.at(self.now + timedelta(days=1))
-            self.row["review"] = "closed"
-            self.record("review_close", PEOPLE[5], verdict="已尽力处理, 督办审查后办结")
-        self.close("rated")
+        if self.state.review == "pending":
+            verdict = ReviewCloseInput(verdict="已尽力处理, 督办审查后办结")
+            self.act(self.now + timedelta(days=1), Action.review_close, verdict, PEOPLE[5])
 
     def result(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         with contextlib.suppress(_Cut):
             self.play()
-        row = self.row
-        pending = [d for d in self.deadlines.values() if d["met_at"] is None and not d["missed"]]
-        earliest = None if row["outcome"] else min(pending, key=lambda d: d["due_at"], default=None)
+        view = state_view(self.state, allowed_actions(self.state))
+        row = cases.row_of(view)
         row.update(
-            due_at=earliest["due_at"] if earliest else None,
-            warn_at=earliest["warn_at"] if earliest else None,
-            deadlines=[
-                {k: _iso(v) if isinstance(v, datetime) else v for k, v in d.items()}
-                for d in self.deadlines.values()
-            ],
-            last_seq=len(self.events),
+            view.model_dump(include={"id", "number", "channel", "external_ref", "category"}),
+            description=f"{self.intake.title}: 演示用历史案件, 不对应真实诉求",
+            address=self.intake.location.address,
+            lat=None,
+            lon=None,
+            reporter_name="历史数据",
+            reporter_phone=f"139{self.intake.number % 100_000_000:08d}",
+            photo_url=None,
+            possible_duplicate_of=None,
             updated_at=self.now,
         )
-        return row, self.events
+        log = [{"case_id": view.id, **e.model_dump()} for e in self.events]
+        return row, log
 
 
 def build_case(
     ref: Reference, spec: CaseSpec, number: int, as_of: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The record row and event log of one case as they stand at `as_of`."""
-    return _Builder(ref, spec, number, as_of).result()
+    return _Life(ref, spec, number, as_of).result()
 
 
 async def insert_cases(
@@ -417,10 +359,10 @@ async def insert_cases(
         rows, events = [], []
         for spec, number in zip(batch, numbers, strict=True):
             row, log = build_case(ref, spec, int(number), as_of)
-            row["deadlines"] = json.dumps(row["deadlines"], ensure_ascii=False)
+            row["deadlines"] = json.dumps(row["deadlines"], ensure_ascii=False, default=str)
             rows.append(tuple(row[c] for c in CASE_COLUMNS))
             for e in log:
-                e["data"] = json.dumps(e["data"], ensure_ascii=False)
+                e["data"] = json.dumps(e["data"], ensure_ascii=False, default=str)
                 events.append(tuple(e[c] for c in EVENT_COLUMNS))
             ids.append(row["id"])
         await raw.copy_records_to_table("cases", records=rows, columns=CASE_COLUMNS)
@@ -454,7 +396,8 @@ def _season(month: int) -> float:
 def _category_weights(ref: Reference, month: int) -> tuple[list[str], list[float]]:
     base = {"normal": 10.0, "urgent": 4.0, "emergency": 1.0, "major": 0.5}
     codes, weights = [], []
-    for code, (_, severity, government) in ref.categories.items():
+    for code, category in ref.categories.items():
+        severity, government = category.default_severity, category.government_matter
         weight = base.get(severity, 1.0) * (1.0 if government else 0.2)
         if code == "utilities.heating":
             weight *= 6 if month in HEATING_MONTHS else 0
@@ -494,7 +437,7 @@ def draw_specs(
             category = rng.choices(codes, category_weights)[0]
             community = rng.choices(communities, community_weights)[0]
             channel = rng.choices(channels, channel_weights)[0]
-            government = ref.categories[category][2]
+            government = ref.categories[category].government_matter
             roll = rng.random()
             grade: str | None = (
                 None

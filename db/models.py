@@ -136,6 +136,17 @@ class EscalationLevel(Base):
     takes_over: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
+class Holiday(Base):
+    """A working-day exception (config/holidays.yaml): a weekday off, or a weekend day on (调休).
+    Read by routing into the span each case records; correctable without a release."""
+
+    __tablename__ = "holidays"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(64))
+
+
 class RoutingRuleRow(Base):
     __tablename__ = "routing_rules"
 

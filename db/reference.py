@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +20,13 @@ from db.models import (
     EscalationLevel,
     Grid,
     GridWorker,
+    Holiday,
     RoutingRuleRow,
     SlaPolicyRow,
     Unit,
 )
-from domain.escalation import LadderStep
+from domain.calendar import SPAN, WorkingDays, working_days_from
+from domain.escalation import Rung
 from domain.routing import RoutingRule
 from domain.sla import SlaPolicy
 
@@ -37,6 +40,7 @@ FILES: tuple[tuple[str, type[Base]], ...] = (
     ("sla_policies.yaml", SlaPolicyRow),
     ("routing_rules.yaml", RoutingRuleRow),
     ("escalation_levels.yaml", EscalationLevel),
+    ("holidays.yaml", Holiday),
 )
 
 
@@ -58,27 +62,30 @@ async def seed(session: AsyncSession, config_dir: Path) -> dict[str, int]:
     data = read_config(config_dir)
     counts: dict[str, int] = {}
     for name, model in FILES:
-        rows = data[name]
-        table = cast(Table, model.__table__)
-        columns = {c.name for c in table.columns}
-        rows = [{k: v for k, v in row.items() if k in columns} for row in rows]
-        for row in rows:  # one INSERT takes rows of one shape: fill what a file leaves out
-            for column in columns - row.keys():
-                row[column] = _default(table, column)
-        if rows:
-            stmt = insert(model).values(rows)
-            key = [c.name for c in table.primary_key.columns]
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=key,
-                    set_={c: stmt.excluded[c] for c in columns if c not in key},
-                )
-            )
-        counts[table.name] = len(rows)
+        counts[cast(Table, model.__table__).name] = await _upsert(session, model, data[name])
     await session.flush()
     if (config_dir / BOUNDARIES).exists():
         await import_boundaries(session, read_geojson(config_dir / BOUNDARIES))
     return counts
+
+
+async def _upsert(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> int:
+    table = cast(Table, model.__table__)
+    columns = {c.name for c in table.columns}
+    rows = [{k: v for k, v in row.items() if k in columns} for row in rows]
+    for row in rows:  # one INSERT takes rows of one shape: fill what a file leaves out
+        for column in columns - row.keys():
+            row[column] = _default(table, column)
+    if rows:
+        stmt = insert(model).values(rows)
+        key = [c.name for c in table.primary_key.columns]
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=key,
+                set_={c: stmt.excluded[c] for c in columns if c not in key},
+            )
+        )
+    return len(rows)
 
 
 BOUNDARIES = "boundaries.geojson"
@@ -172,16 +179,44 @@ async def policies_for(session: AsyncSession, category: str, severity: str) -> l
     return [SlaPolicy.model_validate({f: getattr(r, f) for f in fields}) for r in rows]
 
 
-async def ladder(session: AsyncSession, community_unit: str | None) -> list[LadderStep]:
+async def ladder(session: AsyncSession, committee: str | None) -> list[Rung]:
     """The escalation ladder with "@community" resolved to the case's residents' committee."""
-    steps = []
+    rungs = []
     for row in await session.scalars(select(EscalationLevel).order_by(EscalationLevel.level)):
-        unit = community_unit if row.unit == "@community" else row.unit
+        unit = committee if row.unit == "@community" else row.unit
         if unit:
-            steps.append(
-                LadderStep(level=row.level, name=row.name, unit=unit, takes_over=row.takes_over)
-            )
-    return steps
+            rungs.append(Rung(level=row.level, name=row.name, unit=unit, takes_over=row.takes_over))
+    return rungs
+
+
+async def working_days(
+    session: AsyncSession, start: date, until: date | None = None
+) -> WorkingDays:
+    """The working-day exceptions from `start` to `until` (default: the span a case received on
+    `start` needs), as far as the holidays table covers (through its last year's end)."""
+    latest = await session.scalar(select(func.max(Holiday.day)))
+    published_until = date(latest.year, 12, 31) if latest is not None else None
+    last = until or start + SPAN
+    rows = await session.execute(
+        select(Holiday.day, Holiday.working).where(Holiday.day >= start, Holiday.day <= last)
+    )
+    return working_days_from(start, {d: w for d, w in rows}, published_until, last)
+
+
+def read_holidays(path: Path) -> list[dict[str, Any]]:
+    """The rows of a holidays file (the keys of config/holidays.yaml), checked."""
+    rows: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    for row in rows:
+        if not isinstance(row.get("day"), date) or not isinstance(row.get("working"), bool):
+            raise ValueError(f"{path}: every row needs day (YYYY-MM-DD) and working (true/false)")
+    return rows
+
+
+async def import_holidays(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Upsert holiday rows (corrections, next year's schedule); returns how many."""
+    count = await _upsert(session, Holiday, rows)
+    await session.flush()
+    return count
 
 
 async def place_units(

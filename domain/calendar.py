@@ -1,50 +1,75 @@
 """Working days in mainland China: weekends, public holidays and adjusted working days (调休).
 
-`chinese-calendar` knows the State Council's published schedule year by year. For a year it does
-not know yet (the schedule for year N is published in late N-1), we fall back to Monday-Friday
-plus the fixed-date statutory holidays, so a deadline is never refused; it may be a day early
-around a movable holiday, which errs on the resident's side.
+The holidays are reference data (the `holidays` table, seeded from `config/holidays.yaml` and
+correctable with `gridcase holidays import FILE`). The routing activity reads the span a case
+needs into a `WorkingDays` and the workflow records it, so a case's due times never change
+when the table or a library is updated. For a day outside the span (a year not published yet)
+it falls back to Monday-Friday minus the fixed-date statutory holidays, so a deadline is never
+refused; it may be a day early around a movable holiday, which errs on the resident's side.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+from pydantic import BaseModel, ConfigDict
 
 # The subdistrict's clock decides what a working day is and which day a case was received.
 SUBDISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 
 # Fixed-date statutory holidays (New Year, Labour Day, National Day) for years not yet published.
 _FIXED_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
+# How far ahead the routing activity reads the holidays for one case.
+SPAN = timedelta(days=400)
 
 
-def is_working_day(day: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
+class WorkingDays(BaseModel):
+    """The exceptions to Monday-Friday from `first` to `last` (both included): weekdays off
+    (holidays) and weekend days on (调休)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first: date | None = None
+    last: date | None = None
+    off: tuple[date, ...] = ()
+    on: tuple[date, ...] = ()
+
+    def is_working_day(self, day: date) -> bool:
+        if self.first is not None and self.last is not None and self.first <= day <= self.last:
+            if day in self.on:
+                return True
+            return day.weekday() < 5 and day not in self.off
         return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
 
+    def add(self, start: datetime, days: int) -> datetime:
+        """The same clock time on the `days`-th working day after `start`'s date.
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """The same clock time on the `days`-th working day after `start`'s date.
+        `start` must be in local (subdistrict) time; a case received on a rest day starts
+        counting from the next working day, as the 12345 rules do.
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        day, remaining = start.date(), days
+        while remaining > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return start + timedelta(days=(day - start.date()).days)
 
-    `start` must be in local (subdistrict) time; a case received on a rest day starts counting
-    from the next working day, as the 12345 rules do.
-    """
-    if days < 0:
-        raise ValueError("days must not be negative")
-    return start + timedelta(days=(working_day_after(start.date(), days) - start.date()).days)
 
-
-@lru_cache(maxsize=8192)
-def working_day_after(day: date, days: int) -> date:
-    """The `days`-th working day after `day` (cached: bulk history asks the same dates often)."""
-    remaining = days
-    while remaining > 0:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            remaining -= 1
-    return day
+def working_days_from(
+    start: date, holidays: dict[date, bool], published_until: date | None, last: date
+) -> WorkingDays:
+    """The span from `start` to `last`, from the holidays table's rows (day -> working?) and
+    the last day of the last year the table covers."""
+    if published_until is None or published_until < start:
+        return WorkingDays()
+    last = min(last, published_until)
+    days = {d: w for d, w in holidays.items() if start <= d <= last}
+    return WorkingDays(
+        first=start,
+        last=last,
+        off=tuple(sorted(d for d, working in days.items() if not working and d.weekday() < 5)),
+        on=tuple(sorted(d for d, working in days.items() if working and d.weekday() >= 5)),
+    )

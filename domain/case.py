@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
+from domain.calendar import WorkingDays
 from domain.common import ActionInput, Code, Notice, Phone, ShortText, Text
 from domain.crs import Crs, to_wgs84
-from domain.escalation import LadderStep
+from domain.escalation import Rung
 from domain.linkage import LinkageView
-from domain.sla import DeadlineKind
+from domain.sla import DeadlineKind, SlaPolicy
 
 
 class Channel(StrEnum):
@@ -108,76 +109,6 @@ class EventType(StrEnum):
     closed = "closed"
 
 
-# What may be done in each state: the validators, the workflow query and the API's 409 body all
-# read this one table.
-ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
-    CaseStatus.received: (),
-    CaseStatus.dispatched: (
-        Action.accept,
-        Action.return_,
-        Action.reassign,
-        Action.reject,
-        Action.urge,
-        Action.escalate,
-        Action.open_linkage,
-        Action.resolve_on_site,
-        Action.merge,
-    ),
-    CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate, Action.merge),
-    CaseStatus.in_progress: (
-        Action.contact,
-        Action.progress,
-        Action.reply,
-        Action.urge,
-        Action.escalate,
-        Action.request_extension,
-        Action.approve_extension,
-        Action.deny_extension,
-        Action.suspend,
-        Action.open_linkage,
-        Action.resolve_on_site,
-        Action.merge,
-    ),
-    CaseStatus.replied: (Action.rate,),
-    CaseStatus.verifying: (Action.verify,),
-    CaseStatus.resolved_on_site: (Action.confirm,),
-    CaseStatus.closed: (),
-}
-# While the clock is stopped the unit may only note progress or resume.
-SUSPENDED_ACTIONS = (Action.progress, Action.resume)
-# While a supervisor reviews a twice-unsatisfied case, only the supervisor acts.
-REVIEW_ACTIONS = (Action.review_close, Action.reopen)
-
-
-def allowed_actions(
-    status: CaseStatus,
-    contacted: bool,
-    *,
-    suspended: bool = False,
-    extension_requested: bool = False,
-    in_review: bool = False,
-    linkage_open: bool = False,
-    grid_event: bool = False,
-) -> list[Action]:
-    """The table, narrowed by the loop's order (contact the resident once, before replying), by
-    a stopped clock, and by whether an extension request waits for a decision."""
-    if suspended:
-        return list(SUSPENDED_ACTIONS)
-    if in_review:
-        return list(REVIEW_ACTIONS)
-    # While agencies work on their parts the lead unit cannot reply, nor open a second linkage.
-    drop: set[Action] = {Action.reply, Action.open_linkage} if linkage_open else set()
-    if not grid_event or linkage_open:  # only a grid worker's own event is solved on the spot
-        drop.add(Action.resolve_on_site)
-    if status is CaseStatus.in_progress:
-        drop.add(Action.contact if contacted else Action.reply)
-        if extension_requested:
-            drop.add(Action.request_extension)
-        else:
-            drop |= {Action.approve_extension, Action.deny_extension}
-    return [a for a in ALLOWED_ACTIONS[status] if a not in drop]
-
-
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -208,8 +139,18 @@ class Reporter(BaseModel):
     phone: Phone
 
 
+class CaseReceived(BaseModel):
+    """What intake keeps in PostgreSQL only: the resident's own words and contact."""
+
+    description: str
+    reporter: Reporter
+    at: datetime
+
+
 class CaseIntake(BaseModel):
-    """The workflow's input: one object, so fields can be added without breaking running cases."""
+    """The workflow's input: what the case is about and what it is routed on. The reporter and
+    the description stay in PostgreSQL (written by intake before the workflow starts): no
+    resident's personal data enters Temporal's history."""
 
     case_id: str
     number: int
@@ -218,14 +159,11 @@ class CaseIntake(BaseModel):
     category: str
     severity: Severity | None = None  # None: the category's default severity
     title: str
-    description: str
     location: Location
-    reporter: Reporter
     photo_url: str | None = None  # a grid worker's photo of what was found
     possible_duplicate_of: str | None = None  # an open case of the same kind nearby
-    # The case's state when its workflow continued as new (None on the first run), and the
-    # history length that triggers it (None: the workflow's default; tests lower it).
-    carried: CaseCarry | None = None
+    # The history length that makes the workflow continue as new (None: its default; tests
+    # lower it).
     history_limit: int | None = None
 
 
@@ -331,11 +269,10 @@ class Deadline(BaseModel):
     due_at: datetime
     met_at: datetime | None = None
     missed: bool = False
-    # Reminder and ladder bookkeeping (absent on cases started before the ladder existed).
     started_at: datetime | None = None
-    warn_at: datetime | None = None
+    warn_at: datetime | None = None  # the reminder
     warned: bool = False
-    escalations: int = 0
+    climbs: int = 0  # rungs climbed because this deadline stayed unmet
     original_due_at: datetime | None = None  # before an approved extension: the on-time KPI
 
 
@@ -366,7 +303,7 @@ class CaseView(BaseModel):
     category: str
     severity: Severity | None
     title: str
-    description: str
+    description: str | None = None  # kept in PostgreSQL only: the API adds it from the row
     address: str
     community: str | None
     grid: str | None
@@ -388,7 +325,7 @@ class CaseView(BaseModel):
     deadlines: list[Deadline]
     allowed_actions: list[Action]
     last_seq: int
-    escalation_level: int = 0
+    escalation_level: int = 0  # rungs of the ladder climbed
     suspended: bool = False
     extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
     linkage: LinkageView | None = None
@@ -402,7 +339,8 @@ class CaseView(BaseModel):
 
 
 class Routed(BaseModel):
-    """What the routing activity decided, with the policy the deadlines come from."""
+    """What the routing activity decided from the reference data, recorded in the history so a
+    case's deadlines never depend on a table's or a library's later state."""
 
     unit: str | None
     rule: str | None
@@ -410,58 +348,14 @@ class Routed(BaseModel):
     community: str | None
     grid: str | None
     severity: Severity
-    accept: str
-    contact: str
-    reply: str
-    rating_window: str
-    # The rest of the policy and the ladder; defaults keep cases routed before they existed.
-    warn_share: float = 0.8
-    escalate_every: str = "4h"
-    max_extensions: int = 1
-    max_extension: str = "10wd"
-    max_suspensions: int = 2
-    max_suspended: str = "15d"
-    ladder: list[LadderStep] = []
+    policy: SlaPolicy
+    working_days: WorkingDays = WorkingDays()
+    ladder: list[Rung] = []
     grid_team: str | None = None  # the team of the case's grid: it checks grid events on site
-    # Multi-agency linkage: does the category need it, who must report, and their limits.
+    committee: str | None = None  # the residents' committee of the case's community
+    # Multi-agency linkage: does the category need it, and who must report.
     needs_linkage: bool = False
     linkage_agencies: list[str] = []
-    returns_for_linkage: int = 2
-    agency_report: str = "2h"
-    agency_done: str = "5wd"
-
-
-class CaseCarry(BaseModel):
-    """Everything a case workflow knows, carried into its next run by continue-as-new so a case
-    that lives for weeks keeps a bounded history; invisible to the API (same workflow id)."""
-
-    status: CaseStatus
-    routed: Routed | None
-    unit: str | None
-    rule: str | None
-    deadlines: list[Deadline]
-    overdue: bool
-    returns: int
-    rehandled: bool
-    grade: Grade | None
-    solved: bool | None
-    outcome: Outcome | None
-    received_at: datetime
-    stamps: dict[str, datetime]
-    seq: int
-    reporter_saved: bool
-    ladder_on: bool
-    linkage_on: bool
-    level: int
-    extension: ExtensionRequest | None
-    extensions: int
-    suspended_at: datetime | None
-    suspensions: int
-    review: str | None
-    linkage: LinkageView | None
-    linkages: int
-    result: str | None = None
-    merged: list[str] = []
 
 
 class CaseRecord(BaseModel):
@@ -469,9 +363,5 @@ class CaseRecord(BaseModel):
     and the notifications they cause."""
 
     case: CaseView
-    reporter: Reporter | None = None  # sent once, with the first record
     events: list[CaseEvent]
     notifications: list[Notice] = []
-
-
-CaseIntake.model_rebuild()  # CaseCarry is defined after it

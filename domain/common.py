@@ -45,9 +45,8 @@ Phone = Annotated[
 class ActionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Set by the API from the authenticated caller, never by the request body; the principal
-    # lets the workflow's validators check the same permission table.
-    actor: SkipJsonSchema[str] = "dispatcher"
+    # Set by the API from the authenticated caller, never by the request body. The workflows
+    # refuse an action without one (there is no default actor) and record its `actor`.
     principal: SkipJsonSchema[Principal | None] = None
 
 

@@ -1,18 +1,26 @@
-"""Reminders, the escalation ladder, extensions, suspensions and big-issue detection: the pure
-rules the case workflow applies when a deadline comes near or passes."""
+"""Reminders, the escalation ladder, extensions and big-issue detection: the pure rules the case
+lifecycle applies when a deadline comes near or passes.
+
+Words: the ladder (the three-level linkage of DOMAIN.md, 三级联动) has rungs (numbered by their
+`level`); a case's escalation level is the highest rung it reached (0: only its unit).
+"Linkage" alone always means the agencies' joint handling of a big issue (吹哨报到).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.calendar import WorkingDays
 from domain.sla import due_at
 
+# The rung of the subdistrict's governance centre: a case escalated this high is a big issue.
+SUBDISTRICT_LEVEL = 2
 
-class LadderStep(BaseModel):
-    """One rung of the three-level linkage, resolved for a case: who is told at this level."""
+
+class Rung(BaseModel):
+    """One rung of the ladder, resolved for a case: who is told at this level."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -27,15 +35,10 @@ def warn_point(started_at: datetime, due: datetime, share: float) -> datetime:
     return started_at + (due - started_at) * share
 
 
-def next_step_at(due: datetime, steps_taken: int, every: timedelta) -> datetime:
-    """A missed deadline climbs the ladder: the first step when it is missed, then one more
+def next_climb_at(due: datetime, climbs: int, every: timedelta) -> datetime:
+    """A missed deadline climbs the ladder: the first rung when it is missed, then one more
     every `every` while it stays unmet (DIGIT PGR style)."""
-    return due + every * steps_taken
-
-
-def limit_as_timedelta(limit: str, tz: ZoneInfo, at: datetime) -> timedelta:
-    """A limit such as `4h` or `1wd` as a duration starting at `at`."""
-    return due_at(at, limit, tz) - at
+    return due + every * climbs
 
 
 def extension_refusal(
@@ -46,7 +49,7 @@ def extension_refusal(
     granted: int,
     max_extensions: int,
     max_extension: str,
-    tz: ZoneInfo,
+    calendar: WorkingDays,
 ) -> str | None:
     """Why an extension request cannot be made, or None: it is asked for before the deadline,
     moves it later, stays within the policy's longest extension and count."""
@@ -56,7 +59,7 @@ def extension_refusal(
         return "an extension must be asked for before the deadline"
     if requested_due <= current_due:
         return "the requested due time must be later than the current one"
-    latest = due_at(current_due, max_extension, tz)
+    latest = due_at(current_due, max_extension, calendar)
     if requested_due > latest:
         return f"an extension adds at most {max_extension} (latest {latest.isoformat()})"
     return None
@@ -69,7 +72,6 @@ def big_issue_reason(
     returns: int,
     returns_for_linkage: int,
     escalation_level: int,
-    subdistrict_level: int = 2,
 ) -> str | None:
     """大事: why a case needs multi-agency linkage, or None when the grid can solve it."""
     if severity == "major":
@@ -78,6 +80,6 @@ def big_issue_reason(
         return "the category needs several agencies"
     if returns >= returns_for_linkage:
         return f"returned {returns} times"
-    if escalation_level >= subdistrict_level:
+    if escalation_level >= SUBDISTRICT_LEVEL:
         return "escalated to the subdistrict"
     return None

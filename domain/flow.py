@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from domain.calendar import SUBDISTRICT_TZ, is_working_day
+from domain.calendar import SUBDISTRICT_TZ, WorkingDays
 
 # The state a case is in after an event of this type (events not named change no state; a grid
 # event's reply waits for the on-site check, see `state_after`).
@@ -119,17 +118,12 @@ def breaches(events: Iterable[EventLike]) -> int:
     return sum(1 for e in events if e.type == "deadline_missed")
 
 
-@lru_cache(maxsize=4096)
-def _working(day: date) -> bool:
-    return is_working_day(day)
-
-
-def working_days_between(start: datetime, end: datetime) -> float:
+def working_days_between(start: datetime, end: datetime, calendar: WorkingDays) -> float:
     """Working days elapsed from `start` to `end` (local days; rest days and holidays count 0)."""
     start, end = start.astimezone(SUBDISTRICT_TZ), end.astimezone(SUBDISTRICT_TZ)
     total, day = 0.0, start.date()
     while day <= end.date():
-        if _working(day):
+        if calendar.is_working_day(day):
             midnight = datetime.combine(day, time(), SUBDISTRICT_TZ)
             low, high = max(start, midnight), min(end, midnight + timedelta(days=1))
             if high > low:
@@ -204,7 +198,7 @@ def _key(value: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((v is None, v or "") for v in value)
 
 
-def flow_report(cases: Iterable[CaseHistory], as_of: datetime) -> FlowReport:
+def flow_report(cases: Iterable[CaseHistory], as_of: datetime, calendar: WorkingDays) -> FlowReport:
     durations: dict[tuple[str | None, str, str], list[float]] = defaultdict(list)
     backlog: dict[tuple[str | None, str], int] = defaultdict(int)
     handed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -219,7 +213,7 @@ def flow_report(cases: Iterable[CaseHistory], as_of: datetime) -> FlowReport:
                 durations[(stay.unit, case.category, stay.state)].append(hours)
         if case_stays and case_stays[-1].left_at is None:  # still open
             received = case.events[0].at
-            age = ageing_bucket(working_days_between(received, max(as_of, received)))
+            age = ageing_bucket(working_days_between(received, max(as_of, received), calendar))
             backlog[(case_stays[-1].unit, age)] += 1
         handed[case.category][0] += 1
         handed[case.category][1] += handoffs(case.events)

@@ -8,32 +8,27 @@ them, each with its numerator and denominator so anyone can check it by hand.
     resolution   解决率    said solved / rated
 
 A case belongs to the period in which it was received (Asia/Shanghai). Its facts come either from
-its record row (db.stats.case_stats) or from its event log alone (facts_from_events): both must
-give the same counts.
+its record row (db.stats.case_stats) or from its event log alone (facts_from_events, a fold of the
+lifecycle model): both must give the same counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.calendar import SUBDISTRICT_TZ
+from domain.sla import DeadlineKind
+from domain.state import CaseState, EventLike, replay
 
 PLACE_KEYS = ("community", "grid", "unit", "category", "channel")
 PERIOD_KEYS = ("day", "week", "month")
 GROUP_KEYS = PLACE_KEYS + PERIOD_KEYS
 GRADES = ("satisfied", "basically_satisfied", "unsatisfied")
 LONGEST_RANGE = timedelta(days=3 * 365 + 1)  # three years, one of them a leap year
-
-# Events that start the unit's clocks (a fresh accept and reply deadline), that meet the accept
-# deadline, and that start a fresh reply deadline without a new dispatch.
-_DISPATCHES = ("dispatched", "reassign")
-_MEETS_ACCEPT = ("accept", "return", "resolve_on_site")
-_REPLIES = ("reply", "resolve_on_site")
-_NEW_REPLY_DEADLINE = ("rehandling", "reopen")
 
 
 class InvalidStatsQuery(ValueError):
@@ -191,15 +186,6 @@ def local_range(start: date | datetime, end: date | datetime) -> tuple[datetime,
 # ---- a case's facts, from its event log -------------------------------------------------------
 
 
-class EventLike(Protocol):
-    @property
-    def type(self) -> str: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-
-
 class CaseFacts(BaseModel):
     """What the KPIs need to know about one case."""
 
@@ -244,50 +230,35 @@ class CaseFacts(BaseModel):
 
 
 def facts_from_events(events: Sequence[EventLike]) -> CaseFacts:
-    """Replay one case's events (in seq order) into its facts, the way the workflow keeps them:
-    a closed case's own `closed` event says which deadline was met on time; an open case's
-    current deadline is met on time when its meeting event came and no `deadline_missed` did."""
-    received = next(e for e in events if e.type == "received")
-    facts = CaseFacts(received_at=received.at, channel=received.data.get("channel"))
-    accept_from = reply_from = -1  # index of the event that started the current deadline
-    accept_met = accept_missed = reply_met = reply_missed = False
-    closing: EventLike | None = None
-    for i, e in enumerate(events):
-        data = e.data
-        if e.type in _DISPATCHES:
-            facts.dispatched, facts.unit = True, data.get("unit")
-            accept_from, accept_met, accept_missed = i, False, False
-            reply_from, reply_met, reply_missed = i, False, False
-        elif e.type in _NEW_REPLY_DEADLINE or (e.type == "verify" and data.get("fixed") is False):
-            reply_from, reply_met, reply_missed = i, False, False
-        if e.type == "return":
-            facts.returned = True
-            reply_from = -1  # returning drops the contact and reply clocks
-        if e.type in _MEETS_ACCEPT and accept_from >= 0:
-            accept_met = True
-        if e.type in _REPLIES:
-            facts.replied = True
-            reply_met = reply_met or reply_from >= 0
-        if e.type == "deadline_missed":
-            facts.overdue = True
-            accept_missed = accept_missed or data.get("deadline") == "accept"
-            reply_missed = reply_missed or data.get("deadline") == "reply"
-        elif e.type in ("escalated", "escalate"):
-            facts.escalated = True
-        elif e.type == "linkage_opened":
-            facts.linked = True
-        elif e.type == "rate":
-            facts.grade, facts.solved = data.get("grade"), data.get("solved")
-        elif e.type == "closed":
-            facts.closed, facts.outcome, closing = True, data.get("outcome"), e
-    if closing is not None:
-        deadlines = closing.data.get("deadlines") or {}
-        facts.accepted_on_time = bool((deadlines.get("accept") or {}).get("on_time"))
-        facts.replied_on_time = bool((deadlines.get("reply") or {}).get("on_time"))
-    else:
-        facts.accepted_on_time = accept_met and not accept_missed
-        facts.replied_on_time = reply_from >= 0 and reply_met and not reply_missed
-    return facts
+    """Replay one case's events (in seq order) through the lifecycle model into its facts."""
+    return facts_of(replay(events))
+
+
+def facts_of(state: CaseState) -> CaseFacts:
+    """The facts of a case's state, read the way the counters read its record row (migration
+    0005's `_counters`): a deadline is met on time when it was met by its due time."""
+
+    def on_time(kind: DeadlineKind) -> bool:
+        d = state.deadlines.get(kind)
+        return d is not None and d.met_at is not None and d.met_at <= d.due_at
+
+    return CaseFacts(
+        received_at=state.received_at,
+        channel=state.intake.channel.value,
+        unit=state.unit,
+        dispatched=state.dispatched_at is not None,
+        closed=state.outcome is not None,
+        outcome=state.outcome.value if state.outcome else None,
+        overdue=state.overdue,
+        escalated=state.escalation_level > 0,
+        linked=state.linkage is not None,
+        returned=state.returns > 0,
+        grade=state.grade.value if state.grade else None,
+        solved=state.solved,
+        accepted_on_time=on_time(DeadlineKind.accept),
+        replied=state.replied_at is not None,
+        replied_on_time=on_time(DeadlineKind.reply),
+    )
 
 
 def group_of(facts: CaseFacts, row: Mapping[str, Any], group_by: Sequence[str]) -> dict[str, Any]:

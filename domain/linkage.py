@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from domain.calendar import WorkingDays
 from domain.common import ActionInput, Code, Notice, Text
+from domain.sla import SlaPolicy
 
 
 class AgencyStatus(StrEnum):
@@ -43,7 +45,7 @@ class AgencyPart(BaseModel):
     done_due: datetime | None = None
     reported_at: datetime | None = None
     done_at: datetime | None = None
-    notes: str | None = None
+    note: str | None = None
     reminded: bool = False  # reminded of its current limit (report, then done)
     late: bool = False  # missed its report or done limit (and was escalated to the coordinator)
 
@@ -53,16 +55,17 @@ class AgencyPart(BaseModel):
 
 
 class LinkageInput(BaseModel):
+    """What the case hands its linkage: the agencies already summoned (the case recorded it),
+    and the policy and working days their clocks count with."""
+
     case_id: str
-    opened_by: str
     case_title: str
     lead_unit: str
     coordinator: str | None
-    agencies: list[str]
     reason: str
-    agency_report: str  # limits from the case's SLA policy
-    agency_done: str
-    warn_share: float = 0.8
+    parts: list[AgencyPart]
+    policy: SlaPolicy
+    working_days: WorkingDays = WorkingDays()
 
 
 class LinkageView(BaseModel):
@@ -96,7 +99,7 @@ class AgencyInput(ActionInput):
 
 class AgencyDoneInput(ActionInput):
     agency: Code
-    notes: Text
+    note: Text
 
 
 class AddAgencyInput(ActionInput):
@@ -120,3 +123,8 @@ def allowed_linkage_actions(parts: list[AgencyPart], agency: str) -> list[Linkag
     if part.status is AgencyStatus.reported:
         return [LinkageAction.agency_done, LinkageAction.release_agency]
     return []
+
+
+def linkage_id(case_id: str) -> str:
+    """One linkage at a time per case; a later one reuses the id as a new run."""
+    return f"{case_id}-linkage"

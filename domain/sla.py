@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.calendar import add_working_days
+from domain.calendar import SUBDISTRICT_TZ, WorkingDays
 
 _LIMIT = re.compile(r"^(\d+)(m|h|d|wd)$")
 
@@ -32,8 +31,9 @@ def parse_limit(text: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
-def due_at(start: datetime, limit: str, tz: ZoneInfo) -> datetime:
-    """When a step started at `start` (aware) with time limit `limit` is due, in UTC."""
+def due_at(start: datetime, limit: str, calendar: WorkingDays) -> datetime:
+    """When a step started at `start` (aware) with time limit `limit` is due, in `start`'s zone;
+    days and working days count on the subdistrict's clock."""
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     amount, unit = parse_limit(limit)
@@ -41,14 +41,20 @@ def due_at(start: datetime, limit: str, tz: ZoneInfo) -> datetime:
         return start + timedelta(minutes=amount)
     if unit == "h":
         return start + timedelta(hours=amount)
-    local = start.astimezone(tz)
+    local = start.astimezone(SUBDISTRICT_TZ)
     if unit == "d":
         return (local + timedelta(days=amount)).astimezone(start.tzinfo)
-    return add_working_days(local, amount).astimezone(start.tzinfo)
+    return calendar.add(local, amount).astimezone(start.tzinfo)
+
+
+def duration(limit: str, calendar: WorkingDays, at: datetime) -> timedelta:
+    """A limit such as `4h` or `1wd` as a duration starting at `at`."""
+    return due_at(at, limit, calendar) - at
 
 
 class SlaPolicy(BaseModel):
-    """Time limits for one severity, optionally for one category (which then overrides)."""
+    """Time limits for one severity, optionally for one category (which then overrides). The
+    one place their defaults live: the table, the loader and every case read them from here."""
 
     model_config = ConfigDict(frozen=True)
 

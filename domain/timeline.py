@@ -1,16 +1,19 @@
-"""The timeline's deadline column: where each deadline stood after each event, replayed from
-the events alone (so it reads the same for a case past Temporal's retention)."""
+"""The timeline's deadline column: where each deadline stood after each event, from the events
+alone (so it reads the same for a case past Temporal's retention). The events are folded
+through the lifecycle's own `evolve`, so the column is what the workflow itself knew."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
+from domain.case import Deadline
+from domain.state import CaseState, EventLike, born, evolve
+
 State = Literal["pending", "met", "met_late", "missed"]
-_MEETS = {"accept": "accept", "return": "accept", "contact": "contact", "reply": "reply"}
 
 
 class DeadlineState(BaseModel):
@@ -18,48 +21,24 @@ class DeadlineState(BaseModel):
     state: State
 
 
-class EventLike(Protocol):
-    type: str
-    at: datetime
-    data: dict[str, Any]
+def standing(deadline: Deadline) -> DeadlineState:
+    """A missed deadline stays missed, even when met late."""
+    if deadline.missed:
+        return DeadlineState(due_at=deadline.due_at, state="missed")
+    if deadline.met_at is None:
+        return DeadlineState(due_at=deadline.due_at, state="pending")
+    late = deadline.met_at > deadline.due_at
+    return DeadlineState(due_at=deadline.due_at, state="met_late" if late else "met")
 
 
 def deadline_states(events: Iterable[EventLike]) -> list[dict[str, DeadlineState]]:
     """One snapshot per event, in order."""
-    current: dict[str, DeadlineState] = {}
+    state: CaseState | None = None
     snapshots = []
     for event in events:
-        data = event.data or {}
-        if isinstance(data.get("due"), dict):  # dispatched / reassigned: fresh clocks
-            current = {
-                kind: DeadlineState(due_at=datetime.fromisoformat(due), state="pending")
-                for kind, due in data["due"].items()
-            }
-        kind = _MEETS.get(event.type)
-        if kind and kind in current and current[kind].state == "pending":
-            due = current[kind].due_at
-            late = due is not None and event.at > due
-            current[kind] = DeadlineState(due_at=due, state="met_late" if late else "met")
-        if event.type == "return":
-            current = {k: v for k, v in current.items() if k == "accept"}
-        if event.type == "deadline_missed" and data.get("deadline") in current:
-            missed = current[data["deadline"]]
-            current[data["deadline"]] = DeadlineState(due_at=missed.due_at, state="missed")
-        if event.type == "approve_extension" and "reply" in current and data.get("due_at"):
-            current["reply"] = DeadlineState(
-                due_at=datetime.fromisoformat(data["due_at"]), state="pending"
-            )
-        if event.type in ("rehandling", "reopen") or (
-            event.type == "verify" and data.get("fixed") is False
-        ):
-            current["reply"] = DeadlineState(due_at=None, state="pending")  # a fresh one
-        if event.type in ("resume", "auto_resumed") and data.get("suspended_seconds"):
-            shift = timedelta(seconds=data["suspended_seconds"])
-            current = {
-                k: DeadlineState(due_at=v.due_at + shift, state=v.state)
-                if v.state == "pending" and v.due_at is not None
-                else v
-                for k, v in current.items()
-            }
-        snapshots.append(dict(current))
+        if state is None:
+            state = born(event)
+        else:
+            evolve(state, event)
+        snapshots.append({d.kind.value: standing(d) for d in state.deadlines.values()})
     return snapshots

@@ -173,6 +173,17 @@ async def import_grids(settings: Settings, path: Path) -> dict[str, int]:
         await engine.dispose()
 
 
+async def import_holidays(settings: Settings, path: Path) -> int:
+    """One transaction; cases already routed keep the working days they recorded."""
+    rows = reference.read_holidays(path)
+    engine = make_engine(settings, pool_size=1)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            return await reference.import_holidays(session, rows)
+    finally:
+        await engine.dispose()
+
+
 async def generate_history(settings: Settings, cases: int, months: int, seed: int) -> None:
     """One transaction: an interrupted run leaves nothing behind."""
     engine = make_engine(settings, pool_size=1)
@@ -242,6 +253,16 @@ def main(argv: list[str] | None = None) -> None:
         help="a FeatureCollection; properties: code, name, "
         "community (kind: community for a community's polygon)",
     )
+    holidays = commands.add_parser(
+        "holidays", help="working-day exceptions (public holidays, adjusted working days)"
+    )
+    holidays_commands = holidays.add_subparsers(dest="holidays_command", required=True)
+    holidays_import = holidays_commands.add_parser(
+        "import", help="upsert a holidays file (the keys of config/holidays.yaml)"
+    )
+    holidays_import.add_argument(
+        "file", type=Path, help="YAML rows: day (YYYY-MM-DD), working (true/false), name"
+    )
     demo = (
         "write DEMO HISTORY for KPIs and benchmarks straight into the case tables: "
         "past cases (GEN-YYYY-NNNNNN), closed and open, with their event logs; "
@@ -301,6 +322,9 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "import-grids":
             counts = asyncio.run(import_grids(_with_database(settings), args.file))
             print("imported: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        elif args.command == "holidays":
+            count = asyncio.run(import_holidays(_with_database(settings), args.file))
+            print(f"imported {count} holiday rows")
         elif args.command == "seed":
             counts = asyncio.run(_migrate_and_seed(_with_database(settings)))
             print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -14,8 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.calendar import SUBDISTRICT_TZ
-    from domain.common import Notice
+    from domain.common import ActionInput, Notice
     from domain.linkage import (
         AddAgencyInput,
         AgencyDoneInput,
@@ -29,19 +28,17 @@ with workflow.unsafe.imports_passed_through():
         LinkageView,
         ReleaseAgencyInput,
         allowed_linkage_actions,
+        linkage_id,
     )
     from domain.permissions import Principal, Role, may
     from domain.sla import due_at
+
+__all__ = ["LinkageWorkflow", "linkage_id"]
 
 # The case workflow's signal (named, not imported: the case imports this module).
 LINKAGE_CHANGED = "linkage_changed"
 NOT_ALLOWED_NOW = "NotAllowedNow"
 FORBIDDEN = "Forbidden"
-
-
-def linkage_id(case_id: str) -> str:
-    """One linkage at a time per case; a later one reuses the id as a new run."""
-    return f"{case_id}-linkage"
 
 
 @workflow.defn
@@ -50,15 +47,13 @@ class LinkageWorkflow:
     def __init__(self, input: LinkageInput) -> None:
         self._input = input
         self._status = LinkageStatus.open
-        self._parts: list[AgencyPart] = []
+        # Summoned by the case, which recorded the whistle and told the agencies.
+        self._parts = [p.model_copy() for p in input.parts]
         self._version = 0
         self._outbox: list[LinkageChange] = []
 
     @workflow.run
     async def run(self, input: LinkageInput) -> LinkageView:
-        for agency in input.agencies:
-            self._summon(agency)
-        self._tell("linkage_opened", "system", reason=input.reason, agencies=input.agencies)
         try:
             while True:
                 await self._flush()
@@ -87,9 +82,10 @@ class LinkageWorkflow:
         part = self._part(input.agency)
         now = workflow.now()
         part.status, part.reported_at = AgencyStatus.reported, now
-        part.done_due = due_at(now, self._input.agency_done, SUBDISTRICT_TZ)
+        policy, days = self._input.policy, self._input.working_days
+        part.done_due = due_at(now, policy.agency_done, days)
         part.reminded = part.late = False  # a fresh clock for finishing
-        self._tell("agency_reported", input.actor, agency=part.unit, note=input.note)
+        self._tell("agency_reported", self._actor(input), agency=part.unit, note=input.note)
         return self._view()
 
     @report.validator
@@ -99,8 +95,8 @@ class LinkageWorkflow:
     @workflow.update
     async def agency_done(self, input: AgencyDoneInput) -> LinkageView:
         part = self._part(input.agency)
-        part.status, part.done_at, part.notes = AgencyStatus.done, workflow.now(), input.notes
-        self._tell("agency_done", input.actor, agency=part.unit, notes=input.notes)
+        part.status, part.done_at, part.note = AgencyStatus.done, workflow.now(), input.note
+        self._tell("agency_done", self._actor(input), agency=part.unit, note=input.note)
         return self._view()
 
     @agency_done.validator
@@ -111,7 +107,7 @@ class LinkageWorkflow:
     async def add_agency(self, input: AddAgencyInput) -> LinkageView:
         """The coordinator blows the whistle for one more agency."""
         self._summon(input.agency)
-        self._tell("agency_added", input.actor, agency=input.agency, reason=input.reason)
+        self._tell("agency_added", self._actor(input), agency=input.agency, reason=input.reason)
         return self._view()
 
     @add_agency.validator
@@ -122,7 +118,7 @@ class LinkageWorkflow:
     async def release_agency(self, input: ReleaseAgencyInput) -> LinkageView:
         part = self._part(input.agency)
         part.status = AgencyStatus.released
-        self._tell("agency_released", input.actor, agency=part.unit, reason=input.reason)
+        self._tell("agency_released", self._actor(input), agency=part.unit, reason=input.reason)
         return self._view()
 
     @release_agency.validator
@@ -147,7 +143,8 @@ class LinkageWorkflow:
             started = part.reported_at if part.status is AgencyStatus.reported else None
             started = started or part.summoned_at
             if not part.reminded:
-                alarms.append((started + (due - started) * self._input.warn_share, "remind", part))
+                share = self._input.policy.warn_share
+                alarms.append((started + (due - started) * share, "remind", part))
             alarms.append((due, "late", part))
         if not alarms:
             await workflow.wait_condition(lambda: self._version != version)
@@ -201,12 +198,6 @@ class LinkageWorkflow:
 
     def _notices(self, type: str, data: dict[str, Any]) -> list[Notice]:
         title = f"{self._input.case_id} {self._input.case_title}"
-        if type == "linkage_opened":
-            agencies: list[str] = data["agencies"]
-            return [
-                Notice(seq=0, recipient=a, kind="linkage", message=f"{title}: 吹哨报到, 请按时报到")
-                for a in agencies
-            ]
         if type == "agency_reminded":
             return [
                 Notice(
@@ -252,7 +243,8 @@ class LinkageWorkflow:
     # ---- helpers ---------------------------------------------------------------------------------
 
     def _summon(self, agency: str) -> None:
-        report_due = due_at(workflow.now(), self._input.agency_report, SUBDISTRICT_TZ)
+        policy, days = self._input.policy, self._input.working_days
+        report_due = due_at(workflow.now(), policy.agency_report, days)
         self._parts.append(
             AgencyPart(unit=agency, summoned_at=workflow.now(), report_due=report_due)
         )
@@ -260,10 +252,21 @@ class LinkageWorkflow:
     def _part(self, agency: str) -> AgencyPart:
         return next(p for p in self._parts if p.unit == agency)
 
+    @staticmethod
+    def _actor(input: ActionInput) -> str:
+        assert input.principal is not None  # the validator refused it otherwise
+        return input.principal.actor
+
     def _check(self, action: LinkageAction, agency: str, principal: Principal | None) -> None:
-        if principal is not None and (
-            not may(principal, action.value)
-            or (principal.role is Role.agency and principal.unit != agency)
+        if principal is None:
+            raise ApplicationError(
+                "an action needs an authenticated principal (act through the API)",
+                {"action": action.value},
+                type=FORBIDDEN,
+                non_retryable=True,
+            )
+        if not may(principal, action.value) or (
+            principal.role is Role.agency and principal.unit != agency
         ):
             raise ApplicationError(
                 f"a {principal.role.value} may not {action.value} for {agency}",

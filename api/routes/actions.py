@@ -14,6 +14,7 @@ from api.schemas import CaseId, CaseOut
 from db.models import Case, Unit
 from domain.case import (
     AcceptInput,
+    Action,
     CaseStatus,
     ConfirmInput,
     ContactInput,
@@ -39,13 +40,13 @@ from domain.linkage import (
     AddAgencyInput,
     AgencyDoneInput,
     AgencyInput,
+    LinkageAction,
     LinkageView,
     OpenLinkageInput,
     ReleaseAgencyInput,
 )
 from domain.permissions import Principal, Role
-from workflows.case import CaseWorkflow
-from workflows.linkage import LinkageWorkflow, linkage_id
+from workflows.linkage import linkage_id
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -61,14 +62,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/{case_id}/accept", response_model=CaseOut, responses=_ERRORS)
 async def accept(case_id: CaseId, body: AcceptInput, act: Act) -> CaseOut:
     """签收: the unit signs for the case and starts handling it."""
-    return await act(case_id, CaseWorkflow.accept, body)
+    return await act(case_id, Action.accept, body)
 
 
 @router.post("/{case_id}/return", response_model=CaseOut, responses=_ERRORS)
 async def return_(case_id: CaseId, body: ReturnInput, act: Act) -> CaseOut:
     """退单: not ours — back to the dispatcher, with the reason."""
-    # The SDK's stub types an update declared with a name as returning a coroutine.
-    return await act(case_id, CaseWorkflow.return_, body)  # type: ignore[arg-type]
+    return await act(case_id, Action.return_, body)
 
 
 @router.post("/{case_id}/reassign", response_model=CaseOut, responses=_ERRORS)
@@ -76,90 +76,90 @@ async def reassign(case_id: CaseId, body: ReassignInput, act: Act) -> CaseOut:
     """The dispatcher sends the case to another unit; its clocks restart."""
     if await act.lookup(Unit, body.unit) is None:
         raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
-    return await act(case_id, CaseWorkflow.reassign, body)
+    return await act(case_id, Action.reassign, body)
 
 
 @router.post("/{case_id}/reject", response_model=CaseOut, responses=_ERRORS)
 async def reject(case_id: CaseId, body: RejectInput, act: Act) -> CaseOut:
     """不予受理: not a government matter; closed with the reason (and still counted)."""
-    return await act(case_id, CaseWorkflow.reject, body)
+    return await act(case_id, Action.reject, body)
 
 
 @router.post("/{case_id}/contact", response_model=CaseOut, responses=_ERRORS)
 async def contact(case_id: CaseId, body: ContactInput, act: Act) -> CaseOut:
     """联系诉求人: first contact with the resident."""
-    return await act(case_id, CaseWorkflow.contact, body)
+    return await act(case_id, Action.contact, body)
 
 
 @router.post("/{case_id}/progress", response_model=CaseOut, responses=_ERRORS)
 async def progress(case_id: CaseId, body: ProgressInput, act: Act) -> CaseOut:
     """A progress note while handling."""
-    return await act(case_id, CaseWorkflow.progress, body)
+    return await act(case_id, Action.progress, body)
 
 
 @router.post("/{case_id}/reply", response_model=CaseOut, responses=_ERRORS)
 async def reply(case_id: CaseId, body: ReplyInput, act: Act) -> CaseOut:
     """答复: the handling unit writes the result to the resident."""
-    return await act(case_id, CaseWorkflow.reply, body)
+    return await act(case_id, Action.reply, body)
 
 
 @router.post("/{case_id}/rate", response_model=CaseOut, responses=_ERRORS)
 async def rate(case_id: CaseId, body: RateInput, act: Act) -> CaseOut:
     """评价: the resident rates the reply; unsatisfied once means re-handling."""
-    return await act(case_id, CaseWorkflow.rate, body)
+    return await act(case_id, Action.rate, body)
 
 
 @router.post("/{case_id}/urge", response_model=CaseOut, responses=_ERRORS)
 async def urge(case_id: CaseId, body: UrgeInput, act: Act) -> CaseOut:
     """催办: a supervisor chases the unit (recorded, and sent to the unit)."""
-    return await act(case_id, CaseWorkflow.urge, body)
+    return await act(case_id, Action.urge, body)
 
 
 @router.post("/{case_id}/escalate", response_model=CaseOut, responses=_ERRORS)
 async def escalate(case_id: CaseId, body: EscalateInput, act: Act) -> CaseOut:
     """One step up the escalation ladder by hand, with the reason."""
-    return await act(case_id, CaseWorkflow.escalate, body)
+    return await act(case_id, Action.escalate, body)
 
 
 @router.post("/{case_id}/request_extension", response_model=CaseOut, responses=_ERRORS)
 async def request_extension(case_id: CaseId, body: ExtensionRequestInput, act: Act) -> CaseOut:
     """延期: the unit asks, before the reply deadline, for a later one (within the policy)."""
-    return await act(case_id, CaseWorkflow.request_extension, body)
+    return await act(case_id, Action.request_extension, body)
 
 
 @router.post("/{case_id}/approve_extension", response_model=CaseOut, responses=_ERRORS)
 async def approve_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
     """The reply deadline moves; the original is kept for the on-time rate."""
-    return await act(case_id, CaseWorkflow.approve_extension, body)
+    return await act(case_id, Action.approve_extension, body)
 
 
 @router.post("/{case_id}/deny_extension", response_model=CaseOut, responses=_ERRORS)
 async def deny_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
-    return await act(case_id, CaseWorkflow.deny_extension, body)
+    return await act(case_id, Action.deny_extension, body)
 
 
 @router.post("/{case_id}/suspend", response_model=CaseOut, responses=_ERRORS)
 async def suspend(case_id: CaseId, body: SuspendInput, act: Act) -> CaseOut:
     """挂起: every clock stops until `resume` (or the policy's longest suspension)."""
-    return await act(case_id, CaseWorkflow.suspend, body)
+    return await act(case_id, Action.suspend, body)
 
 
 @router.post("/{case_id}/resume", response_model=CaseOut, responses=_ERRORS)
 async def resume(case_id: CaseId, body: ResumeInput, act: Act) -> CaseOut:
     """The clocks restart with the time they had left."""
-    return await act(case_id, CaseWorkflow.resume, body)
+    return await act(case_id, Action.resume, body)
 
 
 @router.post("/{case_id}/review_close", response_model=CaseOut, responses=_ERRORS)
 async def review_close(case_id: CaseId, body: ReviewCloseInput, act: Act) -> CaseOut:
     """A supervisor closes a twice-unsatisfied case with a verdict."""
-    return await act(case_id, CaseWorkflow.review_close, body)
+    return await act(case_id, Action.review_close, body)
 
 
 @router.post("/{case_id}/reopen", response_model=CaseOut, responses=_ERRORS)
 async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
     """A supervisor sends a twice-unsatisfied case back to the unit (fresh reply deadline)."""
-    return await act(case_id, CaseWorkflow.reopen, body)
+    return await act(case_id, Action.reopen, body)
 
 
 @router.post("/{case_id}/merge", response_model=CaseOut, responses=_ERRORS)
@@ -173,7 +173,7 @@ async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
         raise NotAllowedNow(
             "the master case is closed", {"into": body.into, "status": master.status}
         )
-    return await act(case_id, CaseWorkflow.merge, body)
+    return await act(case_id, Action.merge, body)
 
 
 # ---- grid events: solved on the spot, or checked on site ----------------------------------------
@@ -182,19 +182,19 @@ async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
 @router.post("/{case_id}/resolve_on_site", response_model=CaseOut, responses=_ERRORS)
 async def resolve_on_site(case_id: CaseId, body: ResolveOnSiteInput, act: Act) -> CaseOut:
     """小事不出网格: the grid worker solved its own event on the spot (photo as evidence)."""
-    return await act(case_id, CaseWorkflow.resolve_on_site, body)
+    return await act(case_id, Action.resolve_on_site, body)
 
 
 @router.post("/{case_id}/confirm", response_model=CaseOut, responses=_ERRORS)
 async def confirm(case_id: CaseId, body: ConfirmInput, act: Act) -> CaseOut:
     """The community confirms an on-the-spot solution: closed as self-resolved."""
-    return await act(case_id, CaseWorkflow.confirm, body)
+    return await act(case_id, Action.confirm, body)
 
 
 @router.post("/{case_id}/verify", response_model=CaseOut, responses=_ERRORS)
 async def verify(case_id: CaseId, body: VerifyInput, act: Act) -> CaseOut:
     """核查: the grid worker checks the unit's fix on site; not fixed sends it back."""
-    return await act(case_id, CaseWorkflow.verify, body)
+    return await act(case_id, Action.verify, body)
 
 
 # ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------
@@ -203,21 +203,21 @@ async def verify(case_id: CaseId, body: VerifyInput, act: Act) -> CaseOut:
 @router.post("/{case_id}/open_linkage", response_model=CaseOut, responses=_ERRORS)
 async def open_linkage(case_id: CaseId, body: OpenLinkageInput, act: Act) -> CaseOut:
     """吹哨: link agencies (default: the category's) around the case's unit, which leads."""
-    return await act(case_id, CaseWorkflow.open_linkage, body)
+    return await act(case_id, Action.open_linkage, body)
 
 
 @router.post("/{case_id}/linkage/report", response_model=LinkageView, responses=_ERRORS)
 async def linkage_report(case_id: CaseId, body: AgencyInput, act: Act) -> LinkageView:
     """报到: the agency has arrived / responded; its clock for finishing starts."""
     _own_agency(act.principal, body.agency)
-    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.report, body)
+    return await act.send(case_id, linkage_id(case_id), LinkageAction.report, body)
 
 
 @router.post("/{case_id}/linkage/agency_done", response_model=LinkageView, responses=_ERRORS)
 async def linkage_agency_done(case_id: CaseId, body: AgencyDoneInput, act: Act) -> LinkageView:
     """The agency's part is done, with its notes."""
     _own_agency(act.principal, body.agency)
-    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.agency_done, body)
+    return await act.send(case_id, linkage_id(case_id), LinkageAction.agency_done, body)
 
 
 @router.post("/{case_id}/linkage/add_agency", response_model=LinkageView, responses=_ERRORS)
@@ -225,7 +225,7 @@ async def linkage_add_agency(case_id: CaseId, body: AddAgencyInput, act: Act) ->
     """The coordinator summons one more agency."""
     if await act.lookup(Unit, body.agency) is None:
         raise InvalidReference("unknown unit", {"field": "agency", "value": body.agency})
-    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.add_agency, body)
+    return await act.send(case_id, linkage_id(case_id), LinkageAction.add_agency, body)
 
 
 @router.post("/{case_id}/linkage/release_agency", response_model=LinkageView, responses=_ERRORS)
@@ -233,7 +233,7 @@ async def linkage_release_agency(
     case_id: CaseId, body: ReleaseAgencyInput, act: Act
 ) -> LinkageView:
     """The coordinator lets an agency go (with the reason)."""
-    return await act.send(case_id, linkage_id(case_id), LinkageWorkflow.release_agency, body)
+    return await act.send(case_id, linkage_id(case_id), LinkageAction.release_agency, body)
 
 
 def _own_agency(principal: Principal, agency: str) -> None:

@@ -15,12 +15,12 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.case import AcceptInput
+from domain.case import AcceptInput, Action, CaseView
 from domain.permissions import Principal, Role
 from tests.conftest import bearer
 from tests.integration.conftest import new_case
 from worker.stack import temporal_cli
-from workflows.case import FORBIDDEN, CaseWorkflow
+from workflows.case import FORBIDDEN
 
 # action -> (method, path suffix, body); the order of the matrix's columns.
 ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -200,11 +200,16 @@ async def test_the_workflow_refuses_a_foreign_principal_sent_straight_to_it(
     handle = dev_server.client.get_workflow_handle(case["id"])
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            CaseWorkflow.accept, AcceptInput(actor=committee.actor, principal=committee)
+            Action.accept.value, AcceptInput(principal=committee), result_type=CaseView
         )
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == FORBIDDEN
     assert (await api.get(f"/v1/cases/{case['id']}")).json()["status"] == "dispatched"
+    # Nor may anyone act without saying who they are (the Temporal UI's "Send an Update").
+    with pytest.raises(WorkflowUpdateFailedError) as anonymous:
+        await handle.execute_update(Action.accept.value, {}, result_type=CaseView)
+    assert isinstance(anonymous.value.cause, ApplicationError)
+    assert anonymous.value.cause.type == FORBIDDEN
 
 
 async def test_allowed_actions_are_what_the_live_case_allows_this_caller(

@@ -359,7 +359,7 @@ async def test_a_big_case_links_agencies_who_act_over_http(api: httpx.AsyncClien
         ("SD-CIVIL", "agency_done"),
         ("DA-POLICE", "agency_done"),
     ]:
-        payload = {"agency": agency} | ({"notes": "已完成"} if action == "agency_done" else {})
+        payload = {"agency": agency} | ({"note": "已完成"} if action == "agency_done" else {})
         done = await api.post(f"/v1/cases/{case_id}/linkage/{action}", json=payload)
         assert done.status_code == 200, done.text
 

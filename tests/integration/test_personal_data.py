@@ -1,5 +1,6 @@
-"""No resident's name or phone in Temporal's history: the raw history, read without the key,
-shows ciphertext only; the codec server shows an authorised operator the plaintext."""
+"""No resident's name or phone in Temporal's history, not even encrypted: intake keeps them in
+PostgreSQL; the raw history, read without the key, shows ciphertext only; the codec server shows
+an authorised operator the plaintext."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ async def test_the_raw_history_holds_no_phone_number_and_the_codec_server_decode
     decoded = await api.post("/codec/decode", content=body)
     assert decoded.status_code == 200, decoded.text
     payloads = json_format.Parse(decoded.text, Payloads()).payloads
-    assert b"13900000002" in payloads[0].data
+    # What the operator sees decoded is what the case is about, never who reported it: the
+    # reporter stays in PostgreSQL, where the API shows it to those who may see it.
+    assert case["id"].encode() in payloads[0].data and b"13900000002" not in payloads[0].data
+    assert (await api.get(f"/v1/cases/{case['id']}")).json()["reporter"]["phone"] == "13900000002"
     garbage = await api.post("/codec/decode", content=b"{not json")
     assert garbage.status_code == 422 and garbage.json()["error"]["code"] == "invalid_payloads"
 

@@ -1,6 +1,7 @@
 """The allowed-actions table the validators, the query and the API's 409 body share."""
 
-from domain.case import Action, CaseStatus, allowed_actions
+from domain.allowed import allowed_in as allowed_actions
+from domain.case import Action, CaseStatus
 
 
 def test_a_dispatched_case_can_be_accepted_returned_reassigned_rejected_or_chased() -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from domain.escalation import big_issue_reason, extension_refusal, next_step_at, warn_point
+from domain.calendar import WorkingDays
+from domain.escalation import big_issue_reason, extension_refusal, next_climb_at, warn_point
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = WorkingDays()  # November 2026 has no holiday: Monday to Friday
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
 
@@ -17,7 +17,7 @@ def test_the_reminder_goes_out_at_the_policy_share_of_the_limit() -> None:
 
 def test_a_missed_deadline_climbs_one_step_at_once_then_one_per_period() -> None:
     every = timedelta(hours=4)
-    assert [next_step_at(T0, taken, every) for taken in range(3)] == [
+    assert [next_climb_at(T0, taken, every) for taken in range(3)] == [
         T0,
         T0 + timedelta(hours=4),
         T0 + timedelta(hours=8),
@@ -27,21 +27,26 @@ def test_a_missed_deadline_climbs_one_step_at_once_then_one_per_period() -> None
 def test_an_extension_is_asked_for_before_the_deadline_and_within_the_policy() -> None:
     due = T0 + timedelta(days=2)
     ask = {"current_due": due, "granted": 0, "max_extensions": 1, "max_extension": "10wd"}
-    ok = extension_refusal(**ask, requested_due=due + timedelta(days=5), now=T0, tz=SHANGHAI)
+    ok = extension_refusal(**ask, requested_due=due + timedelta(days=5), now=T0, calendar=WEEKDAYS)
     assert ok is None
     late = extension_refusal(
-        **ask, requested_due=due + timedelta(days=5), now=due + timedelta(minutes=1), tz=SHANGHAI
+        **ask,
+        requested_due=due + timedelta(days=5),
+        now=due + timedelta(minutes=1),
+        calendar=WEEKDAYS,
     )
     assert late and "before the deadline" in late
-    earlier = extension_refusal(**ask, requested_due=due - timedelta(hours=1), now=T0, tz=SHANGHAI)
+    earlier = extension_refusal(
+        **ask, requested_due=due - timedelta(hours=1), now=T0, calendar=WEEKDAYS
+    )
     assert earlier and "later" in earlier
     # 10 working days from Wed 4 Nov 09:00 is Wed 18 Nov 09:00; one minute more is too long.
     too_long = extension_refusal(
-        **ask, requested_due=datetime(2026, 11, 18, 1, 1, tzinfo=UTC), now=T0, tz=SHANGHAI
+        **ask, requested_due=datetime(2026, 11, 18, 1, 1, tzinfo=UTC), now=T0, calendar=WEEKDAYS
     )
     assert too_long and "at most 10wd" in too_long
     used = extension_refusal(
-        **{**ask, "granted": 1}, requested_due=due + timedelta(days=1), now=T0, tz=SHANGHAI
+        **{**ask, "granted": 1}, requested_due=due + timedelta(days=1), now=T0, calendar=WEEKDAYS
     )
     assert used and "allows 1" in used
 

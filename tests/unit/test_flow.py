@@ -4,12 +4,12 @@ working days (National Day week 2026 and its adjusted working days included)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from domain.calendar import SUBDISTRICT_TZ
+from domain.calendar import SUBDISTRICT_TZ, WorkingDays
 from domain.flow import (
     CaseHistory,
     ageing_bucket,
@@ -27,6 +27,15 @@ class Event:
     type: str
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
+
+
+# National Day 2026: 1-7 October off (3 and 4 are a weekend), Saturday 10 October worked.
+NATIONAL_DAY = WorkingDays(
+    first=date(2026, 9, 28),
+    last=date(2026, 12, 31),
+    off=tuple(date(2026, 10, d) for d in (1, 2, 5, 6, 7)),
+    on=(date(2026, 10, 10),),
+)
 
 
 def h(hours: float) -> datetime:
@@ -87,11 +96,13 @@ def test_a_grid_events_reply_waits_for_the_on_site_check_and_a_failed_check_goes
 def test_working_days_skip_weekends_holidays_and_count_adjusted_working_days() -> None:
     friday_noon = datetime(2026, 11, 6, 12, tzinfo=SUBDISTRICT_TZ)
     monday_noon = datetime(2026, 11, 9, 12, tzinfo=SUBDISTRICT_TZ)
-    assert working_days_between(friday_noon, monday_noon) == pytest.approx(1.0)
+    assert working_days_between(friday_noon, monday_noon, NATIONAL_DAY) == pytest.approx(1.0)
     # National Day 2026: 1-7 October off, Saturday 10 October worked (调休).
     before = datetime(2026, 9, 30, 0, tzinfo=SUBDISTRICT_TZ)
     after = datetime(2026, 10, 11, 0, tzinfo=SUBDISTRICT_TZ)
-    assert working_days_between(before, after) == pytest.approx(4.0)  # 30 Sep, 8, 9, 10 Oct
+    assert working_days_between(before, after, NATIONAL_DAY) == pytest.approx(
+        4.0
+    )  # 30 Sep, 8, 9, 10 Oct
 
 
 @pytest.mark.parametrize(
@@ -128,7 +139,8 @@ def test_the_report_groups_stays_ages_the_backlog_and_counts_handoffs_and_breach
             CaseHistory("B", "sanitation.dead_corner", "C01-G02", "C01", still_open),
             CaseHistory("C", "public_order.flyers", "C02-G01", "C02", other_grid),
         ],
-        as_of=T0 + timedelta(days=4),  # Friday 09:00: B has been open 4 working days
+        as_of=T0 + timedelta(days=4),
+        calendar=NATIONAL_DAY,  # Friday 09:00: B has been open 4 working days
     )
     assert report.cases == 3
     rows = {(r.unit, r.category, r.state): r for r in report.time_in_state}

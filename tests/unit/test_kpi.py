@@ -3,13 +3,21 @@ case's facts replayed from its events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from domain.calendar import SUBDISTRICT_TZ
+from domain.case import (
+    AcceptInput,
+    Action,
+    ContactInput,
+    Grade,
+    RateInput,
+    ReassignInput,
+    ReplyInput,
+    ReturnInput,
+)
 from domain.kpi import (
     Counts,
     InvalidStatsQuery,
@@ -23,6 +31,8 @@ from domain.kpi import (
     rates,
     total,
 )
+from domain.permissions import Principal, Role
+from tests.unit.stories import DISPATCHER, UNIT, Story
 
 
 def test_each_rate_keeps_its_numerator_and_denominator() -> None:
@@ -105,64 +115,40 @@ def test_group_by_refuses_unknown_keys_and_drops_repeats() -> None:
         parse_bound("last tuesday", "to")
 
 
-@dataclass
-class Event:
-    type: str
-    at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-T0 = datetime(2024, 3, 5, 2, 0, tzinfo=UTC)
-
-
-def later(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
 def test_an_open_case_late_to_accept_is_overdue_and_not_responded_in_time() -> None:
-    facts = facts_from_events(
-        [
-            Event("received", T0, {"channel": "app"}),
-            Event("dispatched", later(3), {"unit": "GT-C01-G01"}),
-            Event("deadline_missed", later(123), {"deadline": "accept"}),
-            Event("escalated", later(123), {"level": 1}),
-            Event("accept", later(180)),
-        ]
-    )
-    assert (facts.channel, facts.unit, facts.dispatched) == ("app", "GT-C01-G01", True)
+    story = Story(channel="app")
+    story.route(3)
+    story.act(180, Action.accept, AcceptInput())
+    facts = facts_from_events(story.events)
+    assert (facts.channel, facts.unit, facts.dispatched) == ("app", UNIT, True)
     assert facts.overdue and facts.escalated and not facts.accepted_on_time
     counts = facts.counts()
     assert (counts.received, counts.open, counts.closed, counts.accepted_on_time) == (1, 1, 0, 0)
 
 
 def test_a_reassigned_case_gets_fresh_clocks_and_its_last_unit() -> None:
-    facts = facts_from_events(
-        [
-            Event("received", T0, {"channel": "hotline"}),
-            Event("dispatched", later(3), {"unit": "GT-C01-G01"}),
-            Event("return", later(30)),
-            Event("reassign", later(60), {"unit": "CO-C01"}),
-            Event("accept", later(70)),
-            Event("contact", later(80)),
-            Event("reply", later(600)),
-        ]
-    )
+    story = Story()
+    story.route(3)
+    story.act(30, Action.return_, ReturnInput(reason="不属于本单位"))
+    story.act(60, Action.reassign, ReassignInput(unit="CO-C01"), DISPATCHER)
+    committee = Principal(subject="li", role=Role.unit_handler, unit="CO-C01")
+    story.act(70, Action.accept, AcceptInput(), committee)
+    story.act(80, Action.contact, ContactInput(note="已联系"), committee)
+    story.act(600, Action.reply, ReplyInput(result="已处理"), committee)
+    facts = facts_from_events(story.events)
     assert facts.unit == "CO-C01" and facts.returned
     assert facts.accepted_on_time and facts.replied and facts.replied_on_time
 
 
-def test_a_closed_case_takes_its_on_time_flags_from_the_closed_event() -> None:
-    deadlines = {"accept": {"on_time": True}, "reply": {"on_time": False}}
-    facts = facts_from_events(
-        [
-            Event("received", T0, {"channel": "hotline"}),
-            Event("dispatched", later(3), {"unit": "GT-C01-G01"}),
-            Event("accept", later(10)),
-            Event("reply", later(100)),
-            Event("rate", later(200), {"grade": "basically_satisfied", "solved": True}),
-            Event("closed", later(200), {"outcome": "rated", "deadlines": deadlines}),
-        ]
-    )
-    counts = facts.counts()
+def test_a_closed_case_counts_its_rating_and_a_late_reply() -> None:
+    story = Story()
+    story.route(3)
+    story.act(10, Action.accept, AcceptInput())
+    story.act(20, Action.contact, ContactInput(note="已联系"))
+    # Two hours past the 7 working days (one rung up; a second would make it a linkage).
+    story.act(60 * 24 * 9 + 120, Action.reply, ReplyInput(result="已处理"))
+    rating = RateInput(grade=Grade.basically_satisfied, solved=True)
+    story.act(60 * 24 * 10, Action.rate, rating, DISPATCHER)
+    counts = facts_from_events(story.events).counts()
     assert (counts.closed, counts.rated, counts.basically_satisfied, counts.solved) == (1, 1, 1, 1)
     assert (counts.accepted_on_time, counts.replied, counts.replied_on_time) == (1, 1, 0)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -17,12 +18,34 @@ from temporalio.testing import WorkflowEnvironment
 
 from db import cases
 from db.models import Case, CaseEventRow
-from domain.case import CaseIntake
+from domain.case import Action, CaseIntake, CaseReceived, CaseView, Reporter
+from domain.common import ActionInput
+from domain.permissions import Principal, Role
 from tests.conftest import unique_queue
 from tests.replay import HISTORIES, VERSION
 from worker.main import build_worker
 from workflows.case import CaseWorkflow
 from workflows.linkage import linkage_id
+
+# Who acts in these stories unless a test says otherwise: the scope rules have their own tests.
+ADMIN = Principal(subject="admin", role=Role.admin)
+
+InputT = TypeVar("InputT", bound=ActionInput)
+
+
+def signed(input: InputT, principal: Principal = ADMIN) -> InputT:
+    """The input as the API sends it: with the authenticated caller."""
+    return input.model_copy(update={"principal": principal})
+
+
+async def act(
+    handle: WorkflowHandle[Any, Any],
+    action: Action,
+    input: ActionInput,
+    principal: Principal = ADMIN,
+) -> CaseView:
+    """Send `action` to the case as the Update of that name, as `principal`."""
+    return await handle.execute_update(action.value, signed(input, principal), result_type=CaseView)
 
 
 @pytest.fixture
@@ -46,12 +69,17 @@ async def start(
                     "channel": "hotline",
                     "category": "sanitation.dead_corner",
                     "title": "楼后卫生死角",
-                    "description": "垃圾堆积多日",
                     "location": {"address": "怡顺社区 3 号楼", "grid": "C01-G01"},
-                    "reporter": {"name": "王女士", "phone": "13800000001"},
                     **overrides,
                 }
             )
+            received = CaseReceived(
+                description="垃圾堆积多日",
+                reporter=Reporter(name="王女士", phone="13800000001"),
+                at=datetime.now(UTC),
+            )
+            async with sessions.begin() as session:  # as intake does, before the workflow
+                await cases.open_case(session, intake, received)
             handle = await time_skipping.client.start_workflow(
                 CaseWorkflow.run, intake, id=intake.case_id, task_queue=queue
             )

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.case import (
     AcceptInput,
+    Action,
     CaseStatus,
     ContactInput,
     Grade,
@@ -23,14 +24,14 @@ from domain.case import (
     ReturnInput,
 )
 from domain.sla import DeadlineKind
-from tests.workflows.conftest import events_of, row_of
+from tests.workflows.conftest import act, events_of, row_of
 from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
 
 
 async def drive_to_replied(handle: WorkflowHandle[CaseWorkflow, Any]) -> None:
-    await handle.execute_update(CaseWorkflow.accept, AcceptInput(actor="GT-C01-G01"))
-    await handle.execute_update(CaseWorkflow.contact, ContactInput(note="电话联系王女士"))
-    await handle.execute_update(CaseWorkflow.reply, ReplyInput(result="已组织清理"))
+    await act(handle, Action.accept, AcceptInput())
+    await act(handle, Action.contact, ContactInput(note="电话联系王女士"))
+    await act(handle, Action.reply, ReplyInput(result="已组织清理"))
 
 
 async def test_happy_path_routes_by_grid_and_closes_rated_on_time(
@@ -50,9 +51,7 @@ async def test_happy_path_routes_by_grid_and_closes_rated_on_time(
     }
 
     await drive_to_replied(handle)
-    view = await handle.execute_update(
-        CaseWorkflow.rate, RateInput(grade=Grade.satisfied, solved=True, actor="resident")
-    )
+    view = await act(handle, Action.rate, RateInput(grade=Grade.satisfied, solved=True))
     assert view.status is CaseStatus.closed and view.outcome is Outcome.rated
     result = await handle.result()
     assert result.closed_at is not None and not result.overdue
@@ -82,15 +81,11 @@ async def test_returned_case_is_reassigned_and_its_clock_restarts(
 ) -> None:
     handle = await start()
     first = await handle.query(CaseWorkflow.state)
-    view = await handle.execute_update(
-        CaseWorkflow.return_, ReturnInput(reason="不属于本网格", actor="GT-C01-G01")
-    )
+    view = await act(handle, Action.return_, ReturnInput(reason="不属于本网格"))
     assert view.status is CaseStatus.returned and view.returns == 1
 
     await time_skipping.sleep(timedelta(hours=1))  # the dispatcher takes an hour to decide
-    view = await handle.execute_update(
-        CaseWorkflow.reassign, ReassignInput(unit="SD-URBAN", reason="城管负责")
-    )
+    view = await act(handle, Action.reassign, ReassignInput(unit="SD-URBAN", reason="城管负责"))
     assert (view.status, view.unit) == (CaseStatus.dispatched, "SD-URBAN")
     accept_due = {d.kind: d.due_at for d in view.deadlines}[DeadlineKind.accept]
     assert accept_due > {d.kind: d.due_at for d in first.deadlines}[DeadlineKind.accept]
@@ -110,7 +105,7 @@ async def test_missed_accept_deadline_marks_the_case_overdue(
     assert (await row_of(sessions, handle.id)).overdue
 
     # Late is still allowed: the unit accepts and the case goes on, overdue on the record.
-    view = await handle.execute_update(CaseWorkflow.accept, AcceptInput())
+    view = await act(handle, Action.accept, AcceptInput())
     assert view.status is CaseStatus.in_progress and view.overdue
 
 
@@ -131,13 +126,13 @@ async def test_unsatisfied_rating_means_one_rehandling_then_a_supervisor_review(
 ) -> None:
     handle = await start()
     await drive_to_replied(handle)
-    view = await handle.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.unsatisfied))
+    view = await act(handle, Action.rate, RateInput(grade=Grade.unsatisfied))
     assert view.status is CaseStatus.in_progress and view.rehandled
     reply_due = next(d for d in view.deadlines if d.kind is DeadlineKind.reply)
     assert reply_due.met_at is None
 
-    await handle.execute_update(CaseWorkflow.reply, ReplyInput(result="二次清理并加装监控"))
-    view = await handle.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.unsatisfied))
+    await act(handle, Action.reply, ReplyInput(result="二次清理并加装监控"))
+    view = await act(handle, Action.rate, RateInput(grade=Grade.unsatisfied))
     # Not a second re-handling: the supervisor decides (tests/workflows/test_review.py).
     assert (view.status, view.review, view.grade) == (
         CaseStatus.replied,
@@ -150,7 +145,7 @@ async def test_unsatisfied_rating_means_one_rehandling_then_a_supervisor_review(
 async def test_an_action_in_the_wrong_state_is_rejected_before_history(start: Any) -> None:
     handle = await start()
     with pytest.raises(WorkflowUpdateFailedError) as failed:
-        await handle.execute_update(CaseWorkflow.reply, ReplyInput(result="too early"))
+        await act(handle, Action.reply, ReplyInput(result="too early"))
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW
     assert cause.details[0]["allowed_actions"] == [

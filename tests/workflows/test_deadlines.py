@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Notification
 from domain.case import (
     AcceptInput,
+    Action,
     CaseView,
     ContactInput,
     EscalateInput,
@@ -27,7 +28,7 @@ from domain.case import (
     UrgeInput,
 )
 from domain.sla import DeadlineKind
-from tests.workflows.conftest import events_of, row_of
+from tests.workflows.conftest import act, events_of, row_of
 from workflows.case import CaseWorkflow
 
 
@@ -74,24 +75,22 @@ async def test_a_reminder_then_one_ladder_step_per_period_up_to_the_district(
     assert row.escalation_level == 3 and row.overdue
 
     # Accepting late stops the climb: the case stays at level 3 on the record.
-    view = await handle.execute_update(CaseWorkflow.accept, AcceptInput())
+    view = await act(handle, Action.accept, AcceptInput())
     assert view.escalation_level == 3
 
 
 async def test_a_supervisor_urges_and_escalates_by_hand(start: Any, sessions: Any) -> None:
     handle = await start()
-    await handle.execute_update(CaseWorkflow.urge, UrgeInput(note="请今天签收", actor="SD-CENTER"))
-    view = await handle.execute_update(
-        CaseWorkflow.escalate, EscalateInput(reason="居民多次来电", actor="SD-CENTER")
-    )
+    await act(handle, Action.urge, UrgeInput(note="请今天签收"))
+    view = await act(handle, Action.escalate, EscalateInput(reason="居民多次来电"))
     assert view.escalation_level == 1
     assert (await events_of(sessions, handle.id))[-2:] == ["urge", "escalate"]
     assert await notices(sessions, handle.id) == [("GT-C01-G01", "urge"), ("CO-C01", "escalation")]
 
 
 async def accepted(handle: WorkflowHandle[CaseWorkflow, Any]) -> CaseView:
-    await handle.execute_update(CaseWorkflow.accept, AcceptInput())
-    return await handle.execute_update(CaseWorkflow.contact, ContactInput(note="已联系"))
+    await act(handle, Action.accept, AcceptInput())
+    return await act(handle, Action.contact, ContactInput(note="已联系"))
 
 
 async def test_an_approved_extension_moves_the_reply_deadline_and_keeps_the_original(
@@ -100,14 +99,13 @@ async def test_an_approved_extension_moves_the_reply_deadline_and_keeps_the_orig
     handle = await start()
     before = deadline(await accepted(handle), DeadlineKind.reply)
     later = before.due_at + timedelta(days=3)
-    asked = await handle.execute_update(
-        CaseWorkflow.request_extension,
-        ExtensionRequestInput(reason="需等待物业维修配件", due_at=later, actor="GT-C01-G01"),
+    asked = await act(
+        handle,
+        Action.request_extension,
+        ExtensionRequestInput(reason="需等待物业维修配件", due_at=later),
     )
     assert asked.extension is not None and "approve_extension" in asked.allowed_actions
-    view = await handle.execute_update(
-        CaseWorkflow.approve_extension, ExtensionDecisionInput(actor="SD-CENTER")
-    )
+    view = await act(handle, Action.approve_extension, ExtensionDecisionInput())
     reply = deadline(view, DeadlineKind.reply)
     assert (reply.due_at, reply.original_due_at) == (later, before.due_at)
 
@@ -118,8 +116,9 @@ async def test_an_approved_extension_moves_the_reply_deadline_and_keeps_the_orig
     assert ("SD-CENTER", "extension_requested") in await notices(sessions, handle.id)
     # The policy allows one extension.
     with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(
-            CaseWorkflow.request_extension,
+        await act(
+            handle,
+            Action.request_extension,
             ExtensionRequestInput(reason="again", due_at=later + timedelta(days=1)),
         )
 
@@ -129,13 +128,12 @@ async def test_a_denied_extension_leaves_the_deadline_where_it_was(
 ) -> None:
     handle = await start()
     before = deadline(await accepted(handle), DeadlineKind.reply)
-    await handle.execute_update(
-        CaseWorkflow.request_extension,
+    await act(
+        handle,
+        Action.request_extension,
         ExtensionRequestInput(reason="人手不足", due_at=before.due_at + timedelta(days=2)),
     )
-    view = await handle.execute_update(
-        CaseWorkflow.deny_extension, ExtensionDecisionInput(note="按时办结", actor="SD-CENTER")
-    )
+    view = await act(handle, Action.deny_extension, ExtensionDecisionInput(note="按时办结"))
     assert deadline(view, DeadlineKind.reply).due_at == before.due_at and view.extension is None
     await time_skipping.sleep(before.due_at - view.received_at + timedelta(hours=1))
     assert (await handle.query(CaseWorkflow.state)).overdue
@@ -145,13 +143,11 @@ async def test_suspension_stops_every_clock_and_resume_keeps_the_time_left(
     start: Any, sessions: Any, time_skipping: WorkflowEnvironment
 ) -> None:
     handle = await start()
-    await handle.execute_update(CaseWorkflow.accept, AcceptInput())
-    suspended = await handle.execute_update(
-        CaseWorkflow.suspend, SuspendInput(reason="等待居民提供材料")
-    )
+    await act(handle, Action.accept, AcceptInput())
+    suspended = await act(handle, Action.suspend, SuspendInput(reason="等待居民提供材料"))
     assert suspended.allowed_actions == ["progress", "resume"]
     await time_skipping.sleep(timedelta(days=3))  # far past the 24 h contact limit
-    resumed = await handle.execute_update(CaseWorkflow.resume, ResumeInput())
+    resumed = await act(handle, Action.resume, ResumeInput())
     moved = (
         deadline(resumed, DeadlineKind.contact).due_at
         - deadline(suspended, DeadlineKind.contact).due_at
@@ -167,8 +163,8 @@ async def test_a_suspension_past_the_policy_limit_resumes_by_itself(
     start: Any, sessions: Any, time_skipping: WorkflowEnvironment
 ) -> None:
     handle = await start()
-    await handle.execute_update(CaseWorkflow.accept, AcceptInput())
-    await handle.execute_update(CaseWorkflow.suspend, SuspendInput(reason="等待第三方鉴定"))
+    await act(handle, Action.accept, AcceptInput())
+    await act(handle, Action.suspend, SuspendInput(reason="等待第三方鉴定"))
     await time_skipping.sleep(timedelta(days=15, hours=1))  # the demo policy allows 15 days
     state = await handle.query(CaseWorkflow.state)
     assert not state.suspended and "resume" not in state.allowed_actions

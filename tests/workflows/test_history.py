@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.case import (
     AcceptInput,
+    Action,
     CaseStatus,
     ContactInput,
     Grade,
@@ -18,7 +19,7 @@ from domain.case import (
     ReplyInput,
 )
 from domain.sla import DeadlineKind
-from tests.workflows.conftest import events_of
+from tests.workflows.conftest import act, events_of
 from workflows.case import CaseWorkflow
 
 
@@ -27,10 +28,10 @@ async def test_a_long_case_continues_as_new_and_loses_nothing(
 ) -> None:
     handle = await start(history_limit=60)
     first = await handle.query(CaseWorkflow.state)
-    await handle.execute_update(CaseWorkflow.accept, AcceptInput())
-    await handle.execute_update(CaseWorkflow.contact, ContactInput(note="已联系"))
+    await act(handle, Action.accept, AcceptInput())
+    await act(handle, Action.contact, ContactInput(note="已联系"))
     for n in range(12):  # each note adds about ten history events
-        await handle.execute_update(CaseWorkflow.progress, ProgressInput(note=f"进展 {n}"))
+        await act(handle, Action.progress, ProgressInput(note=f"进展 {n}"))
 
     latest = time_skipping.client.get_workflow_handle(handle.id)
     history = await latest.fetch_history()
@@ -43,8 +44,8 @@ async def test_a_long_case_continues_as_new_and_loses_nothing(
     reply = next(d for d in state.deadlines if d.kind is DeadlineKind.reply)
     assert reply.due_at == next(d for d in first.deadlines if d.kind is DeadlineKind.reply).due_at
 
-    await latest.execute_update(CaseWorkflow.reply, ReplyInput(result="已处理"))
-    closed = await latest.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.satisfied))
+    await act(latest, Action.reply, ReplyInput(result="已处理"))
+    closed = await act(latest, Action.rate, RateInput(grade=Grade.satisfied))
     assert closed.status is CaseStatus.closed and closed.received_at == first.received_at
     events = await events_of(sessions, handle.id)
     assert len(events) == closed.last_seq  # one row per step, none lost or doubled

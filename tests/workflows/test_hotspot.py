@@ -20,10 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 from core.config import Settings
 from db import cases
 from db.models import Case, HotspotRow
-from domain.case import CaseIntake, CaseStatus, RejectInput
+from domain.case import Action, CaseIntake, CaseReceived, CaseStatus, RejectInput, Reporter
 from domain.hotspot import Hotspot, HotspotInput, Sighting, hotspot_workflow_id
 from tests.conftest import eventually, unique_queue
 from tests.replay import keep_history
+from tests.workflows.conftest import act
 from worker.main import build_worker
 from workflows.case import CaseWorkflow
 from workflows.hotspot import HotspotWorkflow
@@ -67,11 +68,16 @@ async def file_request(
             "channel": "hotline",
             "category": CATEGORY,
             "title": "楼道小广告",
-            "description": "清了又贴",
             "location": {"address": "七号楼", "grid": GRID},
-            "reporter": {"name": "王女士", "phone": "13800000001"},
         }
     )
+    received = CaseReceived(
+        description="清了又贴",
+        reporter=Reporter(name="王女士", phone="13800000001"),
+        at=datetime.now(UTC),
+    )
+    async with sessions.begin() as session:  # as intake does, before the workflow starts
+        await cases.open_case(session, intake, received)
     handle = await env.client.start_workflow(
         CaseWorkflow.run, intake, id=intake.case_id, task_queue=queue
     )
@@ -125,7 +131,12 @@ async def test_three_requests_in_a_grid_open_one_governance_case(
         )
         assert governance.status == "dispatched" and governance.reporter_name == "仓口街道综治中心"
         assert all(r.id in governance.description for r in requests)
-    row = await hotspot_row(sessions, key)
+
+    # The hot spot records its row right after it learns the case id: wait for it.
+    async def recorded() -> HotspotRow | None:
+        return await hotspot_row(sessions, key)
+
+    row = await eventually(recorded, within=30)
     assert row is not None and row.status == "open"
     assert row.cases == [r.id for r in requests] and row.governance_case == case_id
 
@@ -144,7 +155,7 @@ async def test_three_requests_in_a_grid_open_one_governance_case(
         assert list(proactive) == [case_id]  # no second governance case
 
     closing = time_skipping.client.get_workflow_handle_for(CaseWorkflow.run, case_id)
-    view = await closing.execute_update(CaseWorkflow.reject, RejectInput(reason="已根治"))
+    view = await act(closing, Action.reject, RejectInput(reason="已根治"))
     assert view.status is CaseStatus.closed
 
     async def freed() -> bool:

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Notification
-from domain.case import AcceptInput, ContactInput, Grade, RateInput, RejectInput, ReplyInput
+from domain.case import AcceptInput, Action, ContactInput, Grade, RateInput, RejectInput, ReplyInput
 from domain.linkage import (
     AddAgencyInput,
     AgencyDoneInput,
@@ -21,7 +21,7 @@ from domain.linkage import (
     ReleaseAgencyInput,
 )
 from tests.conftest import eventually
-from tests.workflows.conftest import events_of, row_of
+from tests.workflows.conftest import act, events_of, row_of, signed
 from workflows.case import CaseWorkflow
 from workflows.linkage import LinkageWorkflow, linkage_id
 
@@ -45,21 +45,20 @@ async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure
         return view is not None and len(view.agencies) == 3
 
     assert await eventually(case_linked)
-    await case.execute_update(CaseWorkflow.accept, AcceptInput(actor="DA-PETITION"))
-    await case.execute_update(CaseWorkflow.contact, ContactInput(note="约谈居民代表"))
+    await act(case, Action.accept, AcceptInput())
+    await act(case, Action.contact, ContactInput(note="约谈居民代表"))
     for agency in AGENCIES[:2]:  # two report on time
-        await linkage.execute_update(
-            LinkageWorkflow.report, AgencyInput(agency=agency, actor=agency)
-        )
+        await linkage.execute_update(LinkageWorkflow.report, signed(AgencyInput(agency=agency)))
     await time_skipping.sleep(timedelta(hours=3))  # the third misses its 2 h report limit
     late = await linkage.query(LinkageWorkflow.state)
     assert [a.late for a in late.agencies] == [False, False, True]
 
     assert "reply" not in (await case.query(CaseWorkflow.state)).allowed_actions
-    await linkage.execute_update(LinkageWorkflow.report, AgencyInput(agency="SD-CIVIL"))
+    await linkage.execute_update(LinkageWorkflow.report, signed(AgencyInput(agency="SD-CIVIL")))
     for agency in AGENCIES:
         await linkage.execute_update(
-            LinkageWorkflow.agency_done, AgencyDoneInput(agency=agency, notes=f"{agency} 已办结")
+            LinkageWorkflow.agency_done,
+            signed(AgencyDoneInput(agency=agency, note=f"{agency} 已办结")),
         )
     assert (await linkage.result()).status.value == "completed"
 
@@ -67,8 +66,8 @@ async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure
         return "reply" in (await case.query(CaseWorkflow.state)).allowed_actions
 
     assert await eventually(reply_allowed)
-    await case.execute_update(CaseWorkflow.reply, ReplyInput(result="多部门联合处置完毕"))
-    closed = await case.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.satisfied))
+    await act(case, Action.reply, ReplyInput(result="多部门联合处置完毕"))
+    closed = await act(case, Action.rate, RateInput(grade=Grade.satisfied))
     assert closed.status.value == "closed" and closed.linkage.status.value == "completed"
 
     events = await events_of(sessions, case.id)
@@ -93,18 +92,20 @@ async def test_the_coordinator_adds_and_releases_agencies(
     start: Any, sessions: Any, time_skipping: WorkflowEnvironment
 ) -> None:
     case = await start()  # a small matter, linked by hand
-    await case.execute_update(
-        CaseWorkflow.open_linkage,
-        OpenLinkageInput(reason="反复出现, 需多方协同", agencies=["DA-URBAN"], actor="SD-CENTER"),
+    await act(
+        case,
+        Action.open_linkage,
+        OpenLinkageInput(reason="反复出现, 需多方协同", agencies=["DA-URBAN"]),
     )
     linkage = linkage_of(time_skipping, case)
-    await linkage.execute_update(LinkageWorkflow.add_agency, AddAgencyInput(agency="PC-01"))
+    await linkage.execute_update(LinkageWorkflow.add_agency, signed(AddAgencyInput(agency="PC-01")))
     await linkage.execute_update(
-        LinkageWorkflow.release_agency, ReleaseAgencyInput(agency="DA-URBAN", reason="非其职责")
+        LinkageWorkflow.release_agency,
+        signed(ReleaseAgencyInput(agency="DA-URBAN", reason="非其职责")),
     )
-    await linkage.execute_update(LinkageWorkflow.report, AgencyInput(agency="PC-01"))
+    await linkage.execute_update(LinkageWorkflow.report, signed(AgencyInput(agency="PC-01")))
     await linkage.execute_update(
-        LinkageWorkflow.agency_done, AgencyDoneInput(agency="PC-01", notes="物业组织清理")
+        LinkageWorkflow.agency_done, signed(AgencyDoneInput(agency="PC-01", note="物业组织清理"))
     )
     view = await linkage.result()
     assert [(a.unit, a.status.value) for a in view.agencies] == [
@@ -128,9 +129,7 @@ async def test_closing_the_case_ends_its_linkage(
 ) -> None:
     case = await start(category="petition.collective")
     linkage = linkage_of(time_skipping, case)
-    closed = await case.execute_update(
-        CaseWorkflow.reject, RejectInput(reason="已由法院受理, 不属政府职责")
-    )
+    closed = await act(case, Action.reject, RejectInput(reason="已由法院受理, 不属政府职责"))
     assert closed.linkage.status.value == "cancelled"
 
     async def cancelled() -> bool:

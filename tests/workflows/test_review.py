@@ -10,6 +10,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.case import (
+    Action,
     CaseStatus,
     Grade,
     Outcome,
@@ -18,16 +19,16 @@ from domain.case import (
     ReplyInput,
     ReviewCloseInput,
 )
-from tests.workflows.conftest import events_of, row_of
+from tests.workflows.conftest import act, events_of, row_of
 from tests.workflows.test_case_workflow import drive_to_replied
 from workflows.case import CaseWorkflow
 
 
 async def unsatisfied_twice(handle: WorkflowHandle[CaseWorkflow, Any]) -> Any:
     await drive_to_replied(handle)
-    await handle.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.unsatisfied))
-    await handle.execute_update(CaseWorkflow.reply, ReplyInput(result="二次处理"))
-    return await handle.execute_update(CaseWorkflow.rate, RateInput(grade=Grade.unsatisfied))
+    await act(handle, Action.rate, RateInput(grade=Grade.unsatisfied))
+    await act(handle, Action.reply, ReplyInput(result="二次处理"))
+    return await act(handle, Action.rate, RateInput(grade=Grade.unsatisfied))
 
 
 async def test_a_supervisor_closes_a_reviewed_case_with_a_verdict(
@@ -39,8 +40,8 @@ async def test_a_supervisor_closes_a_reviewed_case_with_a_verdict(
     assert view.allowed_actions == ["review_close", "reopen"]
     assert (await row_of(sessions, handle.id)).review == "pending"
 
-    closed = await handle.execute_update(
-        CaseWorkflow.review_close, ReviewCloseInput(verdict="已按政策处理, 诉求超出范围")
+    closed = await act(
+        handle, Action.review_close, ReviewCloseInput(verdict="已按政策处理, 诉求超出范围")
     )
     assert (closed.status, closed.outcome, closed.grade) == (
         CaseStatus.closed,
@@ -59,15 +60,13 @@ async def test_a_reopened_case_goes_back_to_the_unit_with_a_fresh_reply_deadline
 ) -> None:
     handle = await start()
     before = await unsatisfied_twice(handle)
-    view = await handle.execute_update(CaseWorkflow.reopen, ReopenInput(reason="现场核实未解决"))
+    view = await act(handle, Action.reopen, ReopenInput(reason="现场核实未解决"))
     assert (view.status, view.review) == (CaseStatus.in_progress, "reopened")
     reply = next(d for d in view.deadlines if d.kind.value == "reply")
     old = next(d for d in before.deadlines if d.kind.value == "reply")
     assert reply.met_at is None and reply.due_at > old.due_at
-    await handle.execute_update(CaseWorkflow.reply, ReplyInput(result="第三次处理, 已解决"))
-    done = await handle.execute_update(
-        CaseWorkflow.rate, RateInput(grade=Grade.satisfied, solved=True)
-    )
+    await act(handle, Action.reply, ReplyInput(result="第三次处理, 已解决"))
+    done = await act(handle, Action.rate, RateInput(grade=Grade.satisfied, solved=True))
     assert done.status is CaseStatus.closed
 
 
@@ -94,8 +93,8 @@ async def test_a_unit_whose_cases_go_unrated_too_often_gets_the_next_one_reviewe
         "review_close",
         "reopen",
     ]
-    closed = await fourth.execute_update(
-        CaseWorkflow.review_close, ReviewCloseInput(verdict="回访电话无人接听, 已上门确认")
+    closed = await act(
+        fourth, Action.review_close, ReviewCloseInput(verdict="回访电话无人接听, 已上门确认")
     )
     assert (closed.status, closed.outcome) == (CaseStatus.closed, Outcome.unrated)
     assert "review_opened" in await events_of(sessions, fourth.id)

@@ -1,0 +1,260 @@
+"""What may be done to a case now, and by whom: the allowed-actions table and the one check
+that the workflow's validators, its Update handlers, the API and the console all use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.case import (
+    AcceptInput,
+    Action,
+    CaseStatus,
+    ConfirmInput,
+    ContactInput,
+    EscalateInput,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    MergeInput,
+    ProgressInput,
+    RateInput,
+    ReassignInput,
+    RejectInput,
+    ReopenInput,
+    ReplyInput,
+    ResolveOnSiteInput,
+    ResumeInput,
+    ReturnInput,
+    ReviewCloseInput,
+    SuspendInput,
+    UrgeInput,
+    VerifyInput,
+)
+from domain.common import ActionInput
+from domain.escalation import extension_refusal
+from domain.linkage import OpenLinkageInput
+from domain.permissions import CaseScope, Principal, permitted
+from domain.sla import DeadlineKind
+from domain.state import CaseState
+
+# ---- errors: one type per meaning ----------------------------------------------------------------
+
+
+class Refused(Exception):
+    """An action the case will not take; `details` says why, for the caller's error body."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.message, self.details = message, details
+
+
+class NotAllowedNow(Refused):
+    """Not in the case's current state (HTTP 409)."""
+
+
+class Forbidden(Refused):
+    """Not by this caller, or by no authenticated caller at all (HTTP 403)."""
+
+
+class InvalidInput(Refused):
+    """The action's input does not parse (only a caller that skips the API can send one)."""
+
+
+# ---- the state --------------------------------------------------------------------------------
+
+
+# ---- what may be done now --------------------------------------------------------------------
+
+# What may be done in each state; narrowed by `allowed_actions`.
+ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
+    CaseStatus.received: (),
+    CaseStatus.dispatched: (
+        Action.accept,
+        Action.return_,
+        Action.reassign,
+        Action.reject,
+        Action.urge,
+        Action.escalate,
+        Action.open_linkage,
+        Action.resolve_on_site,
+        Action.merge,
+    ),
+    CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate, Action.merge),
+    CaseStatus.in_progress: (
+        Action.contact,
+        Action.progress,
+        Action.reply,
+        Action.urge,
+        Action.escalate,
+        Action.request_extension,
+        Action.approve_extension,
+        Action.deny_extension,
+        Action.suspend,
+        Action.open_linkage,
+        Action.resolve_on_site,
+        Action.merge,
+    ),
+    CaseStatus.replied: (Action.rate,),
+    CaseStatus.verifying: (Action.verify,),
+    CaseStatus.resolved_on_site: (Action.confirm,),
+    CaseStatus.closed: (),
+}
+# While the clock is stopped the unit may only note progress or resume.
+SUSPENDED_ACTIONS = (Action.progress, Action.resume)
+# While a supervisor reviews a twice-unsatisfied case, only the supervisor acts.
+REVIEW_ACTIONS = (Action.review_close, Action.reopen)
+
+INPUTS: dict[Action, type[ActionInput]] = {
+    Action.accept: AcceptInput,
+    Action.return_: ReturnInput,
+    Action.reassign: ReassignInput,
+    Action.reject: RejectInput,
+    Action.contact: ContactInput,
+    Action.progress: ProgressInput,
+    Action.reply: ReplyInput,
+    Action.rate: RateInput,
+    Action.urge: UrgeInput,
+    Action.escalate: EscalateInput,
+    Action.request_extension: ExtensionRequestInput,
+    Action.approve_extension: ExtensionDecisionInput,
+    Action.deny_extension: ExtensionDecisionInput,
+    Action.suspend: SuspendInput,
+    Action.resume: ResumeInput,
+    Action.review_close: ReviewCloseInput,
+    Action.reopen: ReopenInput,
+    Action.open_linkage: OpenLinkageInput,
+    Action.resolve_on_site: ResolveOnSiteInput,
+    Action.confirm: ConfirmInput,
+    Action.verify: VerifyInput,
+    Action.merge: MergeInput,
+}
+
+
+def allowed_in(
+    status: CaseStatus,
+    contacted: bool,
+    *,
+    suspended: bool = False,
+    extension_requested: bool = False,
+    in_review: bool = False,
+    linkage_open: bool = False,
+    grid_event: bool = False,
+) -> list[Action]:
+    """The table, narrowed by the loop's order (contact the resident once, before replying), a
+    stopped clock, a pending review or extension request, an open linkage. (The API reads it
+    from a case's record when the live workflow does not answer.)"""
+    if suspended:
+        return list(SUSPENDED_ACTIONS)
+    if in_review:
+        return list(REVIEW_ACTIONS)
+    # While agencies work on their parts the lead unit cannot reply, nor open a second one.
+    drop: set[Action] = {Action.reply, Action.open_linkage} if linkage_open else set()
+    if not grid_event or linkage_open:  # only a grid worker's own event is solved on the spot
+        drop.add(Action.resolve_on_site)
+    if status is CaseStatus.in_progress:
+        drop.add(Action.contact if contacted else Action.reply)
+        if extension_requested:
+            drop.add(Action.request_extension)
+        else:
+            drop |= {Action.approve_extension, Action.deny_extension}
+    return [a for a in ALLOWED_ACTIONS[status] if a not in drop]
+
+
+def allowed_actions(state: CaseState, principal: Principal | None = None) -> list[Action]:
+    """What may be done to the case now; with a principal, what that caller may do."""
+    actions = allowed_in(
+        state.status,
+        state.contacted_at is not None,
+        suspended=state.suspended_at is not None,
+        extension_requested=state.extension is not None,
+        in_review=state.review == "pending",
+        linkage_open=state.linkage_open,
+        grid_event=state.grid_event,
+    )
+    if principal is not None:
+        where = scope(state)
+        actions = [a for a in actions if permitted(principal, a.value, where)]
+    return actions
+
+
+def scope(state: CaseState) -> CaseScope:
+    """What the permission rules need to know about the case."""
+    routed = state.routed
+    return CaseScope(
+        case_id=state.intake.case_id,
+        unit=state.unit,
+        grid=routed.grid if routed else state.intake.location.grid,
+        community=routed.community if routed else None,
+        committee=routed.committee if routed else None,
+        agencies=tuple(a.unit for a in state.linkage.agencies) if state.linkage else (),
+    )
+
+
+def parse(action: Action, payload: dict[str, Any]) -> ActionInput:
+    """An Update's payload as the action's input model."""
+    try:
+        return INPUTS[action].model_validate(payload)
+    except ValidationError as invalid:
+        raise InvalidInput(
+            f"invalid input for {action.value}",
+            {"action": action.value, "errors": invalid.errors(include_url=False)},
+        ) from None
+
+
+def check(state: CaseState, action: Action, input: ActionInput, now: datetime) -> None:
+    """Raise unless this authenticated caller may take `action` on the case now."""
+    principal = input.principal
+    if principal is None:
+        raise Forbidden(
+            "an action needs an authenticated principal (act through the API)",
+            {"action": action.value},
+        )
+    if not permitted(principal, action.value, scope(state)):
+        raise Forbidden(
+            f"a {principal.role.value} may not {action.value} this case",
+            {"role": principal.role.value, "action": action.value},
+        )
+    if action not in allowed_actions(state):
+        what = "suspended" if state.suspended_at is not None else state.status.value
+        _refuse(state, f"cannot {action.value} a case that is {what}")
+    refusal = _refusal(state, action, input, now)
+    if refusal:
+        _refuse(state, refusal)
+
+
+def _refusal(state: CaseState, action: Action, input: ActionInput, now: datetime) -> str | None:
+    routed = state.routed
+    if action is Action.escalate and (
+        routed is None or state.escalation_level >= len(routed.ladder)
+    ):
+        return "the case is already at the top of the ladder"
+    if action is Action.suspend and routed and state.suspensions >= routed.policy.max_suspensions:
+        return f"the policy allows {routed.policy.max_suspensions} suspension(s)"
+    if isinstance(input, MergeInput) and input.into == state.intake.case_id:
+        return "a case cannot be merged into itself"
+    if isinstance(input, ExtensionRequestInput):
+        reply = state.deadlines.get(DeadlineKind.reply)
+        if reply is None or reply.met_at is not None or routed is None:
+            return "there is no reply deadline to extend"
+        return extension_refusal(
+            current_due=reply.due_at,
+            requested_due=input.due_at,
+            now=now,
+            granted=state.extensions,
+            max_extensions=routed.policy.max_extensions,
+            max_extension=routed.policy.max_extension,
+            calendar=routed.working_days,
+        )
+    return None
+
+
+def _refuse(state: CaseState, message: str) -> None:
+    raise NotAllowedNow(
+        message,
+        {
+            "status": state.status.value,
+            "allowed_actions": [a.value for a in allowed_actions(state)],
+        },
+    )

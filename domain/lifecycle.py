@@ -1,0 +1,440 @@
+"""The life of a case, written once: its state, what may be done to it, and what each action or
+expired alarm does to it.
+
+Everything that tells a case's story uses this module: the workflow (a thin shell that waits,
+records and starts children), the timeline and KPI replay (`replay` folds the recorded events),
+the history generator and any what-if. Two kinds of function:
+
+- *decisions* (`start`, `route`, `act`, `ring`, `linkage_changed`, `merged_in`) take the state,
+  the input and the time and return a `Step`: the new state, the events to record, the
+  notifications, and what the workflow must start or stop;
+- `evolve` is the one place an event changes the state. A decision only writes events (with
+  every due time it computed in their data) and evolves the state through them, so folding the
+  recorded events gives back exactly the state the workflow had.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.allowed import check
+from domain.case import (
+    AcceptInput,
+    Action,
+    CaseIntake,
+    CaseStatus,
+    ConfirmInput,
+    ContactInput,
+    EscalateInput,
+    EventType,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    Grade,
+    MergedCase,
+    MergeInput,
+    Outcome,
+    ProgressInput,
+    RateInput,
+    ReassignInput,
+    RejectInput,
+    ReopenInput,
+    ReplyInput,
+    ResolveOnSiteInput,
+    ResumeInput,
+    ReturnInput,
+    ReviewCloseInput,
+    Routed,
+    SuspendInput,
+    UrgeInput,
+    VerifyInput,
+)
+from domain.change import (
+    SYSTEM,
+    Alarm,
+    Change,
+    Step,
+    climb,
+    close,
+    dispatch,
+    link,
+    link_if_big,
+    local,
+    reporter,
+    restart_clocks,
+    supervisor,
+)
+from domain.common import ActionInput
+from domain.escalation import next_climb_at
+from domain.linkage import (
+    LinkageChange,
+    OpenLinkageInput,
+)
+from domain.sla import DeadlineKind, duration
+from domain.state import CaseState
+
+# A unit whose cases go unrated this often within the window gets the next one reviewed.
+UNRATED_FOR_REVIEW = 3
+UNRATED_WINDOW = timedelta(days=30)
+
+
+# ---- decisions ---------------------------------------------------------------------------------
+
+
+def start(intake: CaseIntake, now: datetime) -> Step:
+    """受理: the case is recorded as received."""
+    change = Change(CaseState(intake=intake, received_at=now), now)
+    change.record(
+        EventType.received,
+        SYSTEM,
+        channel=intake.channel.value,
+        photo_url=intake.photo_url,
+        intake=intake.model_dump(mode="json", exclude={"history_limit"}),
+    )
+    return change.done()
+
+
+def route(state: CaseState, routed: Routed, now: datetime) -> Step:
+    """派单 by the rules; nobody in charge sends it back to the dispatcher. A big case links
+    its agencies at once."""
+    change = Change(state, now)
+    if routed.unit is not None:
+        dispatch(
+            change, EventType.dispatched, SYSTEM, routed.unit, routed.rule, routed.reason, routed
+        )
+        link_if_big(change)
+    else:
+        change.record(
+            EventType.route_failed,
+            SYSTEM,
+            reason=routed.reason,
+            routed=routed.model_dump(mode="json"),
+        )
+    return change.done()
+
+
+def act(state: CaseState, action: Action, input: ActionInput, now: datetime) -> Step:
+    """A human action, checked (again: the state may have moved since the validator ran)."""
+    check(state, action, input, now)
+    assert input.principal is not None
+    change = Change(state, now)
+    _ACTIONS[action](change, input.principal.actor, input)
+    return change.done()
+
+
+def _accept(change: Change, actor: str, input: AcceptInput) -> None:
+    change.record(Action.accept, actor, unit=change.state.unit, note=input.note)
+
+
+def _return(change: Change, actor: str, input: ReturnInput) -> None:
+    change.record(Action.return_, actor, unit=change.state.unit, reason=input.reason)
+
+
+def _reassign(change: Change, actor: str, input: ReassignInput) -> None:
+    dispatch(change, Action.reassign, actor, input.unit, None, input.reason)
+    link_if_big(change)  # bounced too often
+
+
+def _reject(change: Change, actor: str, input: RejectInput) -> None:
+    change.record(Action.reject, actor, reason=input.reason)
+    close(change, Outcome.rejected)
+
+
+def _contact(change: Change, actor: str, input: ContactInput) -> None:
+    change.record(Action.contact, actor, note=input.note)
+
+
+def _progress(change: Change, actor: str, input: ProgressInput) -> None:
+    change.record(Action.progress, actor, note=input.note)
+
+
+def _reply(change: Change, actor: str, input: ReplyInput) -> None:
+    """谁办理谁答复: the resident's rating window opens; a grid event is checked on site (核查)."""
+    state = change.state
+    next_kind = DeadlineKind.verify if state.grid_event else DeadlineKind.rating
+    change.record(
+        Action.reply,
+        actor,
+        unit=state.unit,
+        result=input.result,
+        due={next_kind.value: change.due(next_kind)},
+    )
+    if state.grid_event and state.routed is not None:
+        change.notify(state.routed.grid_team, "verify", f"请现场核查: {input.result}")
+
+
+def _rate(change: Change, actor: str, input: RateInput) -> None:
+    state = change.state
+    change.record(
+        Action.rate, actor, grade=input.grade.value, solved=input.solved, comment=input.comment
+    )
+    if input.grade is Grade.unsatisfied and not state.rehandled:
+        # 重办: once, by the same unit, with a fresh reply deadline.
+        change.record(
+            EventType.rehandling,
+            SYSTEM,
+            unit=state.unit,
+            due={"reply": change.due(DeadlineKind.reply)},
+        )
+    elif input.grade is Grade.unsatisfied:
+        # Unsatisfied after re-handling: a supervisor decides (the review queue).
+        change.record(EventType.review_opened, SYSTEM, unit=state.unit)
+        change.notify(supervisor(state), "review", "二次不满意, 请督办审查")
+    else:
+        close(change, Outcome.rated)
+
+
+def _urge(change: Change, actor: str, input: UrgeInput) -> None:
+    """催办: a supervisor chases the unit."""
+    change.record(Action.urge, actor, unit=change.state.unit, note=input.note)
+    change.notify(change.state.unit, "urge", f"催办: {input.note}")
+
+
+def _escalate(change: Change, actor: str, input: EscalateInput) -> None:
+    climb(change, Action.escalate, actor, input.reason, None)
+    link_if_big(change)
+
+
+def _request_extension(change: Change, actor: str, input: ExtensionRequestInput) -> None:
+    """延期: the unit asks for a later reply deadline; a supervisor decides."""
+    change.record(
+        Action.request_extension, actor, reason=input.reason, due_at=input.due_at.isoformat()
+    )
+    change.notify(
+        supervisor(change.state), "extension_requested", f"延期申请 {local(input.due_at)}"
+    )
+
+
+def _approve_extension(change: Change, actor: str, input: ExtensionDecisionInput) -> None:
+    """The reply deadline moves; the original due time is kept for the on-time KPI."""
+    state = change.state
+    assert state.extension is not None
+    reply = state.deadlines[DeadlineKind.reply]
+    change.record(
+        Action.approve_extension,
+        actor,
+        due_at=state.extension.due_at.isoformat(),
+        original_due_at=(reply.original_due_at or reply.due_at).isoformat(),
+        note=input.note,
+    )
+    change.notify(state.unit, "extension_approved", f"延期已批准至 {local(reply.due_at)}")
+
+
+def _deny_extension(change: Change, actor: str, input: ExtensionDecisionInput) -> None:
+    change.record(Action.deny_extension, actor, note=input.note)
+    change.notify(change.state.unit, "extension_denied", "延期申请未批准")
+
+
+def _suspend(change: Change, actor: str, input: SuspendInput) -> None:
+    """挂起: waiting on the resident or a third party; every clock stops."""
+    change.record(Action.suspend, actor, reason=input.reason)
+
+
+def _resume(change: Change, actor: str, input: ResumeInput) -> None:
+    restart_clocks(change, Action.resume, actor, input.note)
+
+
+def _review_close(change: Change, actor: str, input: ReviewCloseInput) -> None:
+    change.record(Action.review_close, actor, verdict=input.verdict)
+    close(change, Outcome.rated if change.state.grade else Outcome.unrated)
+
+
+def _reopen(change: Change, actor: str, input: ReopenInput) -> None:
+    """The supervisor sends it back to the unit with a fresh reply deadline."""
+    unit = change.state.unit
+    change.record(
+        Action.reopen,
+        actor,
+        reason=input.reason,
+        unit=unit,
+        due={"reply": change.due(DeadlineKind.reply)},
+    )
+    change.notify(unit, "reopened", f"督办重办: {input.reason}")
+
+
+def _open_linkage(change: Change, actor: str, input: OpenLinkageInput) -> None:
+    """吹哨 by hand, with any agencies."""
+    change.record(Action.open_linkage, actor, reason=input.reason, agencies=input.agencies)
+    link(change, actor, input.reason, input.agencies)
+
+
+def _resolve_on_site(change: Change, actor: str, input: ResolveOnSiteInput) -> None:
+    """小事不出网格: the grid worker solves it now, with a photo; the committee confirms."""
+    change.record(
+        Action.resolve_on_site,
+        actor,
+        evidence_url=str(input.evidence_url),
+        note=input.note,
+        due={"verify": change.due(DeadlineKind.verify)},
+    )
+    committee = change.state.routed.committee if change.state.routed else None
+    change.notify(committee, "confirm", f"网格员就地解决, 请确认: {input.note}")
+
+
+def _confirm(change: Change, actor: str, input: ConfirmInput) -> None:
+    change.record(Action.confirm, actor, note=input.note)
+    close(change, Outcome.self_resolved)
+
+
+def _verify(change: Change, actor: str, input: VerifyInput) -> None:
+    """核查: fixed closes the event; not fixed sends it back with a fresh reply deadline."""
+    due = {} if input.fixed else {"due": {"reply": change.due(DeadlineKind.reply)}}
+    change.record(
+        Action.verify,
+        actor,
+        fixed=input.fixed,
+        note=input.note,
+        evidence_url=str(input.evidence_url) if input.evidence_url else None,
+        **due,
+    )
+    if input.fixed:
+        close(change, Outcome.verified)
+    else:
+        change.notify(change.state.unit, "not_fixed", f"现场核查未整改到位: {input.note or ''}")
+
+
+def _merge(change: Change, actor: str, input: MergeInput) -> None:
+    """Folded into its master: closed as a duplicate; its reporter gets the master's reply."""
+    change.record(Action.merge, actor, into=input.into, reason=input.reason)
+    change.notify(reporter(change.state.intake.case_id), "merged", f"已并入 {input.into} 一并办理")
+    close(change, Outcome.duplicate)
+    change.step.merge_into = input.into
+
+
+_ACTIONS: dict[Action, Any] = {
+    Action.accept: _accept,
+    Action.return_: _return,
+    Action.reassign: _reassign,
+    Action.reject: _reject,
+    Action.contact: _contact,
+    Action.progress: _progress,
+    Action.reply: _reply,
+    Action.rate: _rate,
+    Action.urge: _urge,
+    Action.escalate: _escalate,
+    Action.request_extension: _request_extension,
+    Action.approve_extension: _approve_extension,
+    Action.deny_extension: _deny_extension,
+    Action.suspend: _suspend,
+    Action.resume: _resume,
+    Action.review_close: _review_close,
+    Action.reopen: _reopen,
+    Action.open_linkage: _open_linkage,
+    Action.resolve_on_site: _resolve_on_site,
+    Action.confirm: _confirm,
+    Action.verify: _verify,
+    Action.merge: _merge,
+}
+
+
+def merged_in(state: CaseState, merged: MergedCase, now: datetime) -> Step:
+    """A duplicate was folded into this case: its reporter will get this case's reply."""
+    change = Change(state, now)
+    if state.status is not CaseStatus.closed:  # closed meanwhile: the duplicate's record says
+        change.record(EventType.merged_in, merged.actor, case=merged.case_id, title=merged.title)
+    return change.done()
+
+
+def linkage_changed(state: CaseState, linkage: LinkageChange, now: datetime) -> Step:
+    """The linkage reports a step; the case records it (the one writer of the record)."""
+    change = Change(state, now)
+    current = state.linkage
+    if current is None or current.id != linkage.view.id or not state.linkage_open:
+        return change.done()  # an old linkage's, or the case closed first: changes nothing
+    change.record(
+        linkage.type, linkage.actor, **linkage.data, linkage=linkage.view.model_dump(mode="json")
+    )
+    change.step.notices.extend(n.model_copy(update={"seq": state.seq + 1}) for n in linkage.notify)
+    return change.done()
+
+
+# ---- time: alarms ------------------------------------------------------------------------------
+
+
+def next_alarm(state: CaseState) -> Alarm | None:
+    """The earliest of: a reminder, a deadline, the next rung for a missed one, the end of the
+    longest allowed suspension."""
+    routed = state.routed
+    if state.status is CaseStatus.closed or routed is None:
+        return None
+    policy, days, unit = routed.policy, routed.working_days, state.unit or ""
+    if state.suspended_at is not None:
+        limit = duration(policy.max_suspended, days, state.suspended_at)
+        return Alarm(at=state.suspended_at + limit, kind="resume", summary="suspension limit")
+    alarms: list[Alarm] = []
+    for d in state.deadlines.values():
+        if d.met_at is not None:
+            continue
+        climbs = d.kind is not DeadlineKind.rating
+        name = d.kind.value
+        if not d.missed:
+            if climbs and d.warn_at is not None and not d.warned:
+                summary = f"{name} reminder {unit}".strip()
+                alarms.append(Alarm(at=d.warn_at, kind="warn", deadline=d.kind, summary=summary))
+            summary = f"{name} deadline {unit}".strip()
+            alarms.append(Alarm(at=d.due_at, kind="due", deadline=d.kind, summary=summary))
+        elif climbs and state.escalation_level < len(routed.ladder):
+            every = duration(policy.escalate_every, days, d.due_at)
+            alarms.append(
+                Alarm(
+                    at=next_climb_at(d.due_at, d.climbs, every),
+                    kind="climb",
+                    deadline=d.kind,
+                    summary=f"escalate to level {state.escalation_level + 1}",
+                )
+            )
+    return min(alarms, key=lambda alarm: alarm.at) if alarms else None
+
+
+def counts_unrated(alarm: Alarm) -> bool:
+    """Whether ringing `alarm` needs the unit's recent unrated closures (an activity's answer)."""
+    return alarm.kind == "due" and alarm.deadline is DeadlineKind.rating
+
+
+def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 0) -> Step:
+    """The alarm went off: remind, mark missed and climb, close unrated, or resume."""
+    change = Change(state, now)
+    if alarm.kind == "resume":
+        restart_clocks(
+            change, EventType.auto_resumed, SYSTEM, "suspended longer than the policy allows"
+        )
+        return change.done()
+    assert alarm.deadline is not None
+    deadline = state.deadlines[alarm.deadline]
+    kind = deadline.kind.value
+    if alarm.kind == "warn":
+        change.record(
+            EventType.deadline_warning,
+            SYSTEM,
+            deadline=kind,
+            due_at=deadline.due_at.isoformat(),
+            unit=state.unit,
+        )
+        change.notify(state.unit, "reminder", f"{kind} 时限 {local(deadline.due_at)}")
+    elif alarm.kind == "climb":
+        climb(change, EventType.escalated, SYSTEM, f"{kind} still not met", deadline.kind)
+        link_if_big(change)
+    elif deadline.kind is DeadlineKind.rating and unrated_recently >= UNRATED_FOR_REVIEW:
+        # Residents of this unit keep not answering: a supervisor looks before it closes.
+        change.record(
+            EventType.review_opened,
+            SYSTEM,
+            unit=state.unit,
+            reason="unrated too often",
+            deadline=kind,
+        )
+        change.notify(supervisor(state), "review", "多次未评价, 请督办审查")
+    elif deadline.kind is DeadlineKind.rating:
+        close(change, Outcome.unrated)
+    else:
+        change.record(
+            EventType.deadline_missed,
+            SYSTEM,
+            deadline=kind,
+            due_at=deadline.due_at.isoformat(),
+            unit=state.unit,
+        )
+        if state.routed and state.escalation_level < len(state.routed.ladder):
+            climb(change, EventType.escalated, SYSTEM, f"{kind} missed", deadline.kind)
+            link_if_big(change)
+    return change.done()

@@ -1,0 +1,384 @@
+"""A case's state and `evolve`, the one place a recorded event changes it.
+
+The decisions in `domain.lifecycle` write events and evolve the state through them; `replay`
+folds the events a case recorded (`case_events`) through the same function, so the timeline, the
+KPIs and the generated history see exactly the state the workflow had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from domain.case import (
+    Action,
+    CaseIntake,
+    CaseStatus,
+    CaseView,
+    Channel,
+    Deadline,
+    EventType,
+    ExtensionRequest,
+    Grade,
+    Outcome,
+    Routed,
+)
+from domain.escalation import warn_point
+from domain.linkage import LinkageStatus, LinkageView
+from domain.sla import DeadlineKind
+
+
+class CaseState(BaseModel):
+    """Everything a case's life needs, in one object: the workflow keeps it, continue-as-new
+    carries it, and folding the recorded events rebuilds it."""
+
+    intake: CaseIntake
+    received_at: datetime
+    status: CaseStatus = CaseStatus.received
+    routed: Routed | None = None
+    unit: str | None = None
+    rule: str | None = None
+    deadlines: dict[DeadlineKind, Deadline] = {}
+    overdue: bool = False
+    returns: int = 0
+    rehandled: bool = False
+    grade: Grade | None = None
+    solved: bool | None = None
+    outcome: Outcome | None = None
+    dispatched_at: datetime | None = None
+    accepted_at: datetime | None = None
+    contacted_at: datetime | None = None
+    replied_at: datetime | None = None
+    rated_at: datetime | None = None
+    closed_at: datetime | None = None
+    seq: int = 0  # of the last recorded event
+    escalation_level: int = 0
+    extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
+    extensions: int = 0
+    suspended_at: datetime | None = None
+    suspensions: int = 0
+    review: str | None = None  # pending / closed / reopened
+    linkage: LinkageView | None = None
+    linkages: int = 0
+    result: str | None = None  # the unit's latest reply, sent to every reporter at closure
+    merged: list[str] = []  # duplicates merged into this case
+    merged_into: str | None = None
+
+    @property
+    def grid_event(self) -> bool:
+        return self.intake.channel is Channel.grid_patrol
+
+    @property
+    def linkage_open(self) -> bool:
+        return self.linkage is not None and self.linkage.status is LinkageStatus.open
+
+    def pending(self) -> list[Deadline]:
+        """The deadlines still running, earliest first."""
+        if self.status is CaseStatus.closed:
+            return []
+        waiting = [d for d in self.deadlines.values() if d.met_at is None and not d.missed]
+        return sorted(waiting, key=lambda d: d.due_at)
+
+
+class EventLike(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+def replay(events: Iterable[EventLike]) -> CaseState:
+    """A case's state from its recorded events (in seq order, starting with `received`)."""
+    state: CaseState | None = None
+    for event in events:
+        if state is None:
+            state = born(event)
+        else:
+            evolve(state, event)
+    if state is None:
+        raise ValueError("no events to replay")
+    return state
+
+
+def born(event: EventLike) -> CaseState:
+    """The state a `received` event starts."""
+    if event.type != EventType.received:
+        raise ValueError(f"a case's first event is `received`, not {event.type!r}")
+    intake = CaseIntake.model_validate(event.data["intake"])
+    return CaseState(intake=intake, received_at=event.at, seq=event.seq)
+
+
+def evolve(state: CaseState, event: EventLike) -> None:
+    """Apply one recorded event to the state (in place). Unknown event types change nothing."""
+    state.seq = event.seq
+    data, at = event.data or {}, event.at
+    if "routed" in data:
+        state.routed = Routed.model_validate(data["routed"])
+    if "linkage" in data and isinstance(data["linkage"], dict):
+        state.linkage = LinkageView.model_validate(data["linkage"])
+    handler = _EVOLVE.get(event.type)
+    if handler is not None:
+        handler(state, data, at)
+    elif event.type == Action.request_extension:
+        state.extension = ExtensionRequest(
+            requested_by=event.actor,
+            reason=data["reason"],
+            due_at=datetime.fromisoformat(data["due_at"]),
+        )
+    if isinstance(data.get("due"), dict):
+        for kind, due in data["due"].items():
+            _start_deadline(state, DeadlineKind(kind), at, datetime.fromisoformat(due))
+
+
+def _start_deadline(state: CaseState, kind: DeadlineKind, at: datetime, due: datetime) -> None:
+    share = state.routed.policy.warn_share if state.routed else 0.8
+    state.deadlines[kind] = Deadline(
+        kind=kind, due_at=due, started_at=at, warn_at=warn_point(at, due, share)
+    )
+
+
+def _meet(state: CaseState, kind: DeadlineKind, at: datetime) -> None:
+    deadline = state.deadlines.get(kind)
+    if deadline is not None and deadline.met_at is None:
+        deadline.met_at = at
+
+
+def _dispatched(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.status, state.unit, state.rule = CaseStatus.dispatched, data["unit"], data.get("rule")
+    state.dispatched_at = at
+    state.deadlines = {}  # fresh clocks follow in `due`
+
+
+def _route_failed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.status = CaseStatus.returned
+
+
+def _accept(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.accept, at)
+    state.status, state.accepted_at = CaseStatus.in_progress, at
+
+
+def _return(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    # Returning in time counts as acting on the case; the other clocks stop with it.
+    _meet(state, DeadlineKind.accept, at)
+    state.deadlines.pop(DeadlineKind.contact, None)
+    state.deadlines.pop(DeadlineKind.reply, None)
+    state.returns += 1
+    state.status = CaseStatus.returned
+
+
+def _contact(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.contact, at)
+    state.contacted_at = at
+
+
+def _reply(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.reply, at)
+    state.replied_at, state.result = at, data.get("result")
+    verifying = "verify" in (data.get("due") or {})
+    state.status = CaseStatus.verifying if verifying else CaseStatus.replied
+
+
+def _rate(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.rating, at)
+    state.grade, state.solved, state.rated_at = Grade(data["grade"]), data.get("solved"), at
+
+
+def _back_to_the_unit(state: CaseState) -> None:
+    """Re-handling: the unit works on it again; a fresh reply deadline follows in `due`."""
+    state.status = CaseStatus.in_progress
+    state.deadlines.pop(DeadlineKind.rating, None)
+    state.deadlines.pop(DeadlineKind.verify, None)
+
+
+def _rehandling(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.rehandled = True
+    _back_to_the_unit(state)
+
+
+def _review_opened(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.review = "pending"
+    if data.get("deadline") in state.deadlines:  # the rating window ran out
+        state.deadlines[DeadlineKind(data["deadline"])].missed = True
+
+
+def _reopen(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.review = "reopened"
+    _back_to_the_unit(state)
+
+
+def _review_close(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.review = "closed"
+
+
+def _climbed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.escalation_level = data["level"]
+    if data.get("deadline") in state.deadlines:
+        state.deadlines[DeadlineKind(data["deadline"])].climbs += 1
+
+
+def _approve_extension(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    reply = state.deadlines[DeadlineKind.reply]
+    reply.original_due_at = datetime.fromisoformat(data["original_due_at"])
+    reply.due_at = datetime.fromisoformat(data["due_at"])
+    reply.warned = False
+    share = state.routed.policy.warn_share if state.routed else 0.8
+    reply.warn_at = warn_point(reply.started_at or at, reply.due_at, share)
+    state.extensions += 1
+    state.extension = None
+
+
+def _deny_extension(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.extension = None
+
+
+def _suspend(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.suspended_at = at
+    state.suspensions += 1
+
+
+def _resumed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    """Every running clock moves on by the time it stood still."""
+    assert state.suspended_at is not None
+    stopped = at - state.suspended_at
+    for d in state.deadlines.values():
+        if d.met_at is None and not d.missed:
+            d.due_at += stopped
+            if d.warn_at is not None and not d.warned:
+                d.warn_at += stopped
+    state.suspended_at = None
+
+
+def _resolve_on_site(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    for kind in (DeadlineKind.accept, DeadlineKind.contact, DeadlineKind.reply):
+        _meet(state, kind, at)
+    state.status, state.replied_at = CaseStatus.resolved_on_site, at
+
+
+def _verify(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.verify, at)
+    if data.get("fixed") is False:
+        _back_to_the_unit(state)
+
+
+def _confirm(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.verify, at)
+
+
+def _merge(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.merged_into = data["into"]
+
+
+def _merged_in(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.merged.append(data["case"])
+
+
+def _warned(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.deadlines[DeadlineKind(data["deadline"])].warned = True
+
+
+def _missed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.deadlines[DeadlineKind(data["deadline"])].missed = True
+    state.overdue = True
+
+
+def _linkage_opened(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.linkages += 1
+
+
+def _linkage_cancelled(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    if state.linkage is not None:
+        state.linkage = state.linkage.model_copy(update={"status": LinkageStatus.cancelled})
+
+
+def _closed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.status, state.outcome, state.closed_at = CaseStatus.closed, Outcome(data["outcome"]), at
+
+
+_EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
+    EventType.dispatched: _dispatched,
+    Action.reassign: _dispatched,
+    EventType.route_failed: _route_failed,
+    Action.accept: _accept,
+    Action.return_: _return,
+    Action.contact: _contact,
+    Action.reply: _reply,
+    Action.rate: _rate,
+    EventType.rehandling: _rehandling,
+    EventType.review_opened: _review_opened,
+    Action.reopen: _reopen,
+    Action.review_close: _review_close,
+    EventType.escalated: _climbed,
+    Action.escalate: _climbed,
+    Action.approve_extension: _approve_extension,
+    Action.deny_extension: _deny_extension,
+    Action.suspend: _suspend,
+    Action.resume: _resumed,
+    EventType.auto_resumed: _resumed,
+    Action.resolve_on_site: _resolve_on_site,
+    Action.verify: _verify,
+    Action.confirm: _confirm,
+    Action.merge: _merge,
+    EventType.merged_in: _merged_in,
+    EventType.deadline_warning: _warned,
+    EventType.deadline_missed: _missed,
+    "linkage_opened": _linkage_opened,
+    "linkage_cancelled": _linkage_cancelled,
+    EventType.closed: _closed,
+}
+
+
+def view(state: CaseState, allowed: list[Action]) -> CaseView:
+    """The case as the workflow query, the API and the case row show it."""
+    intake, routed = state.intake, state.routed
+    return CaseView(
+        id=intake.case_id,
+        number=intake.number,
+        status=state.status,
+        channel=intake.channel,
+        external_ref=intake.external_ref,
+        category=intake.category,
+        severity=routed.severity if routed else intake.severity,
+        title=intake.title,
+        address=intake.location.address,
+        community=routed.community if routed else intake.location.community,
+        grid=routed.grid if routed else intake.location.grid,
+        unit=state.unit,
+        rule=state.rule,
+        overdue=state.overdue,
+        returns=state.returns,
+        rehandled=state.rehandled,
+        grade=state.grade,
+        solved=state.solved,
+        outcome=state.outcome,
+        received_at=state.received_at,
+        dispatched_at=state.dispatched_at,
+        accepted_at=state.accepted_at,
+        contacted_at=state.contacted_at,
+        replied_at=state.replied_at,
+        rated_at=state.rated_at,
+        closed_at=state.closed_at,
+        deadlines=[d.model_copy() for d in state.deadlines.values()],
+        allowed_actions=allowed,
+        last_seq=state.seq,
+        escalation_level=state.escalation_level,
+        suspended=state.suspended_at is not None,
+        extension=state.extension,
+        review=state.review,
+        linkage=state.linkage,
+        lat=intake.location.lat,
+        lon=intake.location.lon,
+        photo_url=intake.photo_url,
+        possible_duplicate_of=intake.possible_duplicate_of,
+        merged_into=state.merged_into,
+        merged=list(state.merged),
+    )
