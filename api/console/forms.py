@@ -1,5 +1,5 @@
-"""The form of each action, read off the action's own input model (domain/), so a field added
-there shows up here: the console keeps no second list of what an action takes."""
+"""The form of each action, read off the body its API route takes (a model in domain/), so a field
+added there shows up here: the console keeps no second list of actions or of what they take."""
 
 from __future__ import annotations
 
@@ -10,59 +10,29 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, HttpUrl
 
 from api.console import words
+from api.routes.actions import router as action_routes
 from domain.calendar import SUBDISTRICT_TZ
-from domain.case import (
-    AcceptInput,
-    ConfirmInput,
-    ContactInput,
-    EscalateInput,
-    ExtensionDecisionInput,
-    ExtensionRequestInput,
-    MergeInput,
-    ProgressInput,
-    RateInput,
-    ReassignInput,
-    RejectInput,
-    ReopenInput,
-    ReplyInput,
-    ResolveOnSiteInput,
-    ResumeInput,
-    ReturnInput,
-    ReviewCloseInput,
-    SuspendInput,
-    UrgeInput,
-    VerifyInput,
-)
-from domain.linkage import OpenLinkageInput
 
-# action -> its input model (the API's route for /v1/cases/{id}/{action} takes the same body)
-INPUTS: dict[str, type[BaseModel]] = {
-    "accept": AcceptInput,
-    "return": ReturnInput,
-    "reassign": ReassignInput,
-    "reject": RejectInput,
-    "contact": ContactInput,
-    "progress": ProgressInput,
-    "reply": ReplyInput,
-    "rate": RateInput,
-    "urge": UrgeInput,
-    "escalate": EscalateInput,
-    "request_extension": ExtensionRequestInput,
-    "approve_extension": ExtensionDecisionInput,
-    "deny_extension": ExtensionDecisionInput,
-    "suspend": SuspendInput,
-    "resume": ResumeInput,
-    "review_close": ReviewCloseInput,
-    "reopen": ReopenInput,
-    "open_linkage": OpenLinkageInput,
-    "resolve_on_site": ResolveOnSiteInput,
-    "confirm": ConfirmInput,
-    "verify": VerifyInput,
-    "merge": MergeInput,
-}
+_CASE_PATH = "/v1/cases/{case_id}/"
+
+
+def _inputs() -> dict[str, tuple[str, type[BaseModel]]]:
+    """action -> (its path under the case, its body model), from the API's action routes."""
+    found = {}
+    for route in action_routes.routes:
+        if isinstance(route, APIRoute) and route.dependant.body_params:
+            path = route.path.removeprefix(_CASE_PATH)
+            model = route.dependant.body_params[0].field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                found[path.rsplit("/", 1)[-1]] = (path, model)
+    return found
+
+
+INPUTS = _inputs()
 _INTERNAL = {"actor", "principal"}  # filled in by the API from the token
 
 
@@ -91,7 +61,7 @@ def _bare(annotation: Any) -> tuple[Any, bool]:
 
 
 def fields(action: str) -> list[Field]:
-    model = INPUTS[action]
+    model = INPUTS[action][1]
     out = []
     for name, info in model.model_fields.items():
         if name in _INTERNAL:

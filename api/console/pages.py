@@ -163,6 +163,14 @@ async def queue_rows(request: Request, who: Signed, api: ApiDep) -> Response:
     return render(request, "_rows.html", who, **listed)
 
 
+async def _names(api: Api) -> dict[str, dict[str, str]]:
+    """Categories and units by code, to show their names."""
+    return {
+        "category": {c["code"]: c["name"] for c in await api.get("/v1/categories")},
+        "unit": {u["code"]: u["name"] for u in await api.get("/v1/units")},
+    }
+
+
 async def _reference(api: Api) -> dict[str, Any]:
     return {
         "categories": await api.get("/v1/categories"),
@@ -190,6 +198,7 @@ async def _case(
     try:
         case = await api.get(f"/v1/cases/{case_id}")
         events = await api.get(f"/v1/cases/{case_id}/events")
+        names = await _names(api)
     except ApiError as failed:
         return render(
             request, "_page_error.html", who, status=failed.status, error=error_text(failed)
@@ -202,6 +211,7 @@ async def _case(
         status=status,
         case=case,
         events=events,
+        names=names,
         actions=[(a, forms.fields(a)) for a in actions],
         idempotency_key=str(uuid.uuid4()),
         error=error,
@@ -219,7 +229,7 @@ async def act(request: Request, case_id: str, action: str, who: Signed, api: Api
         if action not in forms.INPUTS:
             raise ApiError(404, "not_allowed_now", f"no action {action}")
         await api.post(
-            f"/v1/cases/{case_id}/{action}",
+            f"/v1/cases/{case_id}/{forms.INPUTS[action][0]}",
             forms.body(action, form),
             idempotency_key=form.get("idempotency_key") or None,
         )

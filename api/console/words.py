@@ -144,6 +144,8 @@ FIELD = {
     "evidence_url": "照片链接",
     "fixed": "是否整改到位",
     "agencies": "联动部门（编码，逗号分隔）",
+    "agency": "部门编码",
+    "notes": "办理情况",
 }
 
 

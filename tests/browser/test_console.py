@@ -55,6 +55,8 @@ async def _act(page: Page, action: str, **fields: str) -> None:
 
 
 async def test_a_hotline_case_from_intake_to_closure(stack: Stack, page: Page) -> None:
+    async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
+        earlier = (await api.post("/v1/cases", json=new_case())).json()  # flyers in C01-G02
     await sign_in(page, stack, "dispatcher")
     await page.get_by_test_id("nav-intake").click()
     form = page.get_by_test_id("intake-form")
@@ -63,6 +65,10 @@ async def test_a_hotline_case_from_intake_to_closure(stack: Stack, page: Page) -
     await form.locator("[name=description]").fill("3 号楼 2 单元楼道墙面贴满小广告")
     await form.locator("[name=address]").fill("怡顺社区 3 号楼 2 单元")
     await form.locator("[name=grid]").select_option("C01-G02")
+    # Before filing: the open case of the same category in the same grid.
+    await expect(page.get_by_test_id("possible-duplicate")).to_contain_text(earlier["id"])
+    await page.locator("#pick-map").click(position={"x": 400, "y": 120})  # a point, too
+    await expect(form.locator("[name=lat]")).not_to_have_value("")
     await form.locator("[name=name]").fill("李先生")
     await form.locator("[name=phone]").fill("13900000002")
     await screenshot(page, "console-intake")
