@@ -18,6 +18,7 @@ from api.routes import (
     health,
     hotspots,
     open311,
+    policies,
     reference,
     reviews,
     schedules,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flow.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(hotspots.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(schedules.router)
+    app.include_router(policies.router)
     app.include_router(reference.router, dependencies=[Depends(allowed("reference"))])
     app.include_router(open311.router)
     app.include_router(health.router)
