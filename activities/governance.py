@@ -7,12 +7,14 @@ imports from api/."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.intake import file_case
 from api.schemas import CaseCreate
@@ -23,10 +25,25 @@ from domain.case import Channel
 from domain.governance import GovernanceConfig
 from domain.hotspot import HotspotRecord, HotspotRule, Raised
 from domain.permissions import Principal, Role
+from domain.policy_change import POLICY_CHANGED, PolicyFollowed, open_cases_query
 from domain.recurring import RecurringTask, task_case_ref
 
 # Who files proactive cases at the intake: the governance centre, which dispatches every case.
 GOVERNANCE_CENTRE = Principal(subject="governance-centre", role=Role.dispatcher)
+
+
+# How many open cases are signalled at once when a policy changes (a bounded rate on the server).
+TELL_AT_ONCE = 20
+
+
+def _delivered(task: asyncio.Future[None]) -> bool:
+    """A case that closed since the query ran is not an error: it no longer needs telling."""
+    error = task.exception()
+    if isinstance(error, RPCError) and error.status is RPCStatusCode.NOT_FOUND:
+        return False
+    if error is not None:
+        raise error
+    return True
 
 
 class GovernanceActivities:
@@ -89,6 +106,26 @@ class GovernanceActivities:
             query = query.where(Grid.community.in_(task.communities))
         async with self._sessions() as session:
             return list(await session.scalars(query))
+
+    # ---- a policy change reaching open cases -------------------------------------------------
+
+    @activity.defn
+    async def tell_open_cases(self, followed: PolicyFollowed) -> int:
+        """Signal every running case the policy may cover, at most TELL_AT_ONCE at a time
+        (heartbeating the count, so a retry resumes the pace, not the work: telling a case twice
+        changes nothing). Returns how many were told."""
+        client, told, pending = activity.client(), 0, set()
+        async for execution in client.list_workflows(open_cases_query(followed.policy)):
+            handle = client.get_workflow_handle(execution.id)
+            pending.add(asyncio.ensure_future(handle.signal(POLICY_CHANGED, followed)))
+            if len(pending) >= TELL_AT_ONCE:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                told += sum(1 for task in done if _delivered(task))
+                activity.heartbeat(told)
+        if pending:
+            done, _ = await asyncio.wait(pending)
+            told += sum(1 for task in done if _delivered(task))
+        return told
 
     @activity.defn
     async def open_task_case(self, task: RecurringTask, day: date, grid: str) -> str:

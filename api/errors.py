@@ -36,6 +36,11 @@ class UnknownSchedule(GridcaseError):
     code = "unknown_schedule"
 
 
+class UnknownPolicy(GridcaseError):
+    status_code = 404
+    code = "unknown_policy"
+
+
 class NotAllowedNow(GridcaseError):
     """The action is not allowed in the case's current state; details list what is."""
 

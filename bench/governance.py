@@ -1,4 +1,4 @@
-"""Benchmark: flow analytics over a month of demo history.
+"""Benchmark: flow analytics and the what-if over a month of demo history.
 
     python -m bench.governance [--cases 10000] [--repeat 5]
 
@@ -7,7 +7,9 @@ Generates `--cases` cases over one month (db.generate; the demo history of `grid
 server, else an embedded PostgreSQL in a temporary folder), then measures GET /v1/flow's query
 and replay (db.flow.case_flow) for that month against a baseline in the same run: the KPI
 counts replayed from the same event log (db.stats.case_stats_from_events), which reads the same
-rows and folds each case once.
+rows and folds each case once. Then the what-if (POST /v1/policies/whatif: reading the month's
+SLA-NORMAL cases and playing each again under a changed policy) against reading the same cases
+and replaying their recorded events through the same model (domain.state.replay).
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.stats import measure
 from core.config import Settings
-from db import flow, reference, stats
+from db import flow, policies, reference, stats
 from db.generate import generate
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from domain.calendar import SUBDISTRICT_TZ
+from domain.state import replay
+from domain.whatif import PolicyChange, compare
 from worker.stack import create_database, start_postgres
 
 
@@ -70,21 +74,42 @@ async def main(cases_wanted: int, repeat: int) -> None:
         async def month_flow(session: AsyncSession) -> Any:
             return await flow.case_flow(session, start=start, end=end, as_of=datetime.now(UTC))
 
+        change = PolicyChange(accept="1h", reply="5wd", warn_share=0.5, escalate_every="2h")
+
+        async def recorded(session: AsyncSession) -> Any:
+            cases = await policies.recorded_cases(session, code="SLA-NORMAL", start=start, end=end)
+            return [replay(events) for events in cases]
+
+        async def what_if(session: AsyncSession) -> Any:
+            cases = await policies.recorded_cases(session, code="SLA-NORMAL", start=start, end=end)
+            return compare(cases, "SLA-NORMAL", change, datetime.now(UTC))
+
+        async with sessions() as session:
+            covered = len(
+                await policies.recorded_cases(session, code="SLA-NORMAL", start=start, end=end)
+            )
         results = {
             "baseline: KPI counts replayed from the event log": await measure(
                 sessions, baseline, repeat
             ),
             "GET /v1/flow (query and replay)": await measure(sessions, month_flow, repeat),
+            f"baseline: read and replay the {covered:,} SLA-NORMAL cases": await measure(
+                sessions, recorded, repeat
+            ),
+            "POST /v1/policies/whatif (read and play again)": await measure(
+                sessions, what_if, repeat
+            ),
         }
-        base = statistics.median(results["baseline: KPI counts replayed from the event log"])
+        bases = list(results.values())
         table = Table(
             title=f"{made.cases:,} cases, {events:,} events in {made.start:%Y-%m}, "
             f"generated in {generated:.0f} s"
         )
         for column in ("query", "runs", "p50 s", "max s", "p50 / baseline"):
             table.add_column(column, justify="left" if column == "query" else "right")
-        for name, times in results.items():
-            p50 = statistics.median(times)
+        for n, (name, times) in enumerate(results.items()):
+            # Each measurement is compared with the baseline just before it.
+            p50, base = statistics.median(times), statistics.median(bases[n - n % 2])
             table.add_row(
                 name,
                 str(len(times)),

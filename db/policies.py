@@ -11,10 +11,25 @@ from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow, SlaPolicyRow
+from domain.sla import SlaPolicy
 
 
 async def exists(session: AsyncSession, code: str) -> bool:
     return await session.get(SlaPolicyRow, code) is not None
+
+
+async def change(session: AsyncSession, code: str, limits: dict[str, object]) -> SlaPolicy | None:
+    """Apply changed limits to policy `code` (validated as a policy first); None if unknown.
+    Cases routed from now on read the new row."""
+    row = await session.get(SlaPolicyRow, code, with_for_update=True)
+    if row is None:
+        return None
+    fields = SlaPolicy.model_fields.keys()
+    policy = SlaPolicy.model_validate({**{f: getattr(row, f) for f in fields}, **limits})
+    for name, value in limits.items():
+        setattr(row, name, value)
+    await session.flush()
+    return policy
 
 
 async def recorded_cases(

@@ -300,6 +300,18 @@ def _linkage_cancelled(state: CaseState, data: dict[str, Any], at: datetime) -> 
         state.linkage = state.linkage.model_copy(update={"status": LinkageStatus.cancelled})
 
 
+def _policy_changed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    """The new policy's limits (its routing came in `routed`): running deadlines move, the
+    first due time kept; a reminder not yet sent is re-timed by the new share."""
+    share = state.routed.policy.warn_share if state.routed else 0.8
+    for kind, due in data.get("moved", {}).items():
+        d = state.deadlines[DeadlineKind(kind)]
+        d.original_due_at = d.original_due_at or d.due_at
+        d.due_at = datetime.fromisoformat(due)
+        if not d.warned:
+            d.warn_at = warn_point(d.started_at or at, d.due_at, share)
+
+
 def _closed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.status, state.outcome, state.closed_at = CaseStatus.closed, Outcome(data["outcome"]), at
 
@@ -334,6 +346,7 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     "linkage_opened": _linkage_opened,
     "linkage_cancelled": _linkage_cancelled,
     EventType.closed: _closed,
+    "policy_changed": _policy_changed,  # domain.policy_change
 }
 
 

@@ -12,10 +12,17 @@ from core.config import Settings, get_settings
 from workflows.case import CaseWorkflow
 from workflows.hotspot import HotspotWorkflow
 from workflows.linkage import LinkageWorkflow
+from workflows.policy import PolicyChangeWorkflow
 from workflows.recurring import RecurringTaskWorkflow
 
 # Every workflow type this worker runs (the replay test checks recorded histories of each).
-WORKFLOWS = [CaseWorkflow, LinkageWorkflow, HotspotWorkflow, RecurringTaskWorkflow]
+WORKFLOWS = [
+    CaseWorkflow,
+    LinkageWorkflow,
+    HotspotWorkflow,
+    RecurringTaskWorkflow,
+    PolicyChangeWorkflow,
+]
 
 
 def build_worker(
@@ -43,5 +50,6 @@ def build_worker(
             governance.record_hotspot,
             governance.task_grids,
             governance.open_task_case,
+            governance.tell_open_cases,
         ],
     )

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.change import Alarm, Step
     from domain.common import Notice
     from domain.linkage import LinkageChange, linkage_id
+    from domain.policy_change import PolicyFollowed, follow
     from domain.state import CaseState, view
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow
@@ -145,6 +146,12 @@ class CaseWorkflow:
     async def linkage_changed(self, change: LinkageChange) -> None:
         async with self._lock:
             await self._take(lifecycle.linkage_changed(self._state, change, workflow.now()))
+
+    @workflow.signal
+    async def policy_changed(self, changed: PolicyFollowed) -> None:
+        """An administrator changed the policy and open cases follow (domain.policy_change)."""
+        async with self._lock:
+            await self._take(follow(self._state, changed.policy, workflow.now(), changed.actor))
 
     # ---- time: one timer for the next alarm the model names ------------------------------------
 

@@ -1,23 +1,28 @@
-"""/v1/policies: try a changed SLA policy on the past (what-if) before it touches the present."""
+"""/v1/policies: try a changed SLA policy on the past (what-if) before it touches the present,
+then change it, with open cases following or not."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import allowed
-from api.deps import SessionDep
-from api.errors import InvalidQuery, InvalidReference
+from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.errors import InvalidQuery, InvalidReference, UnknownPolicy
 from api.scope import scope_conditions
 from db import policies
 from domain.kpi import InvalidStatsQuery, local_range, parse_bound
 from domain.permissions import Principal
+from domain.policy_change import PolicyFollowed
+from domain.sla import SlaPolicy
 from domain.whatif import ASSUMPTION, Comparison, Figures, PolicyChange, compare, totals
+from workflows.policy import PolicyChangeWorkflow
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -86,3 +91,58 @@ async def what_if(
         proposed=proposed,
         rows=rows,
     )
+
+
+class PolicyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    change: PolicyChange
+    open_cases_follow: bool = Field(
+        description="Tell every running case under this policy to recompute its future "
+        "deadlines now (else only cases dispatched from now on use it)"
+    )
+
+
+class PolicyUpdated(BaseModel):
+    policy: SlaPolicy
+    open_cases_follow: bool
+    telling: str | None = None  # the workflow telling the open cases (Temporal UI, its result)
+
+
+@router.put(
+    "/{code}",
+    response_model=PolicyUpdated,
+    responses={
+        404: {"description": "No policy has that code"},
+        422: {"description": "An invalid limit"},
+    },
+)
+async def change_policy(
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    body: PolicyUpdate,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(allowed("change_policy"))],
+) -> PolicyUpdated:
+    """Change a policy's limits (committed first: cases routed from now on use them) and, when
+    open cases follow, start the durable telling of every running case it covers."""
+    limits = body.change.model_dump(exclude_none=True)
+    async with sessions.begin() as session:
+        try:
+            policy = await policies.change(session, code, limits)
+        except ValidationError as invalid:
+            raise InvalidQuery("the changed policy is not valid", invalid.errors()) from None
+    if policy is None:
+        raise UnknownPolicy("no policy has that code", {"code": code})
+    if not body.open_cases_follow:
+        return PolicyUpdated(policy=policy, open_cases_follow=False)
+    telling = f"policy-{code}-{uuid.uuid4().hex[:8]}"
+    await temporal.start_workflow(
+        PolicyChangeWorkflow.run,
+        PolicyFollowed(policy=policy, actor=principal.actor),
+        id=telling,
+        task_queue=settings.task_queue,
+        static_summary=f"{code} changed: tell its open cases",
+    )
+    return PolicyUpdated(policy=policy, open_cases_follow=True, telling=telling)
