@@ -21,7 +21,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.allowed import INPUTS, Refused, parse
-from domain.case import Action, CaseEvent, EventType
+from domain.case import Action, CaseEvent, EventType, Routed
 from domain.kpi import Rate, facts_of
 from domain.lifecycle import act, next_alarm, ring, route
 from domain.permissions import Principal, Role
@@ -113,12 +113,10 @@ def play_again(
     """One case played again under `policy` up to `until`: its state, its events and how many
     recorded actions could not be taken. None if it never reached a unit (nothing was timed)."""
     dispatch = next((i for i, e in enumerate(events) if e.type == EventType.dispatched), None)
-    if dispatch is None:
+    if dispatch is None or "routed" not in (events[dispatch].data or {}):
         return None
-    recorded_routing = replay(events[: dispatch + 1]).routed
-    if recorded_routing is None:
-        return None
-    routed = recorded_routing.model_copy(update={"policy": policy})
+    recorded = Routed.model_validate(events[dispatch].data["routed"])
+    routed = recorded.model_copy(update={"policy": policy})
     step = route(born(events[0]), routed, events[dispatch].at)
     state, produced, diverged = step.state, list(step.events), 0
     for event in events[dispatch + 1 :]:
