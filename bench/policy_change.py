@@ -2,7 +2,7 @@
 
     python -m bench.policy_change [--cases 1000]
 
-Starts `--cases` cases of one category (CaseWorkflow, routed and dispatched by a worker) on the
+Files `--cases` cases of one category (through the intake; routed and dispatched by a worker) on the
 Temporal dev server (TEMPORAL_ADDRESS's, else an embedded one) and PostgreSQL (DATABASE_URL's,
 else embedded), then measures, in the same run:
   baseline: telling them all a policy change that changes nothing (the visibility query and one
@@ -26,18 +26,19 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from activities.governance import GOVERNANCE_CENTRE
+from api.intake import file_case
+from api.schemas import CaseCreate
 from bench.lifecycle import bounded
 from core.config import Settings
 from core.temporal import build_client, data_converter
-from db import cases, reference
+from db import reference
 from db.migrate import upgrade
 from db.models import Case, CaseEventRow
 from db.session import make_engine, make_sessionmaker
-from domain.case import CaseIntake
 from domain.policy_change import PolicyFollowed
 from worker.main import build_worker
 from worker.stack import create_database, register_search_attributes, start_postgres, start_temporal
-from workflows.case import CaseWorkflow
 from workflows.policy import PolicyChangeWorkflow
 
 CATEGORY = "consultation.policy"  # policy SLA-NORMAL-CONSULTATION-POLICY, reply 3wd
@@ -67,22 +68,17 @@ async def main(count: int) -> None:
     await register_search_attributes(client)
 
     async def one(i: int) -> None:
-        async with sessions.begin() as session:
-            number = await cases.allocate_number(session)
-        intake = CaseIntake.model_validate(
+        body = CaseCreate.model_validate(
             {
-                "case_id": f"PB-2026-{number:06d}",
-                "number": number,
                 "channel": "hotline",
                 "category": CATEGORY,
                 "title": "政策咨询",
+                "description": "咨询养老补贴政策",
                 "location": {"address": "怡顺社区", "grid": "C01-G01"},
+                "reporter": {"name": "王女士", "phone": "13800000001"},
             }
         )
-        handle = await client.start_workflow(
-            CaseWorkflow.run, intake, id=intake.case_id, task_queue=settings.task_queue
-        )
-        await handle.execute_update(CaseWorkflow.routed)
+        await file_case(sessions, client, settings, body, GOVERNANCE_CENTRE)
 
     async def count_recorded() -> int:
         async with sessions() as session:
