@@ -48,6 +48,13 @@ class NotAllowedNow(GridcaseError):
     code = "not_allowed_now"
 
 
+class MissingContact(GridcaseError):
+    """The reporter gave no way to reach them that the jurisdiction's contact rule accepts."""
+
+    status_code = 422
+    code = "missing_contact"
+
+
 class ReferenceTaken(GridcaseError):
     """Intake with a channel + external_ref that names a case the caller may not see."""
 

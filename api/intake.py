@@ -19,7 +19,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from api.errors import InvalidReference, ReferenceTaken, UnknownCase
+from api.errors import InvalidReference, MissingContact, ReferenceTaken, UnknownCase
 from api.schemas import CaseCreate, CaseOut
 from api.scope import visible_case
 from api.views import case_out
@@ -28,7 +28,7 @@ from core.temporal import rpc_timeout
 from db import cases
 from db.models import Category, Community, Grid
 from domain.calendar import SUBDISTRICT_TZ
-from domain.case import CaseIntake, CaseReceived, CaseStatus, CaseView
+from domain.case import CaseIntake, CaseReceived, CaseStatus, CaseView, missing_contact
 from domain.permissions import CaseScope, Principal
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
@@ -61,7 +61,9 @@ async def file_case(
     """File the case `principal` sends. A channel + external_ref filed before answers the
     existing case, if the principal may see it; otherwise ReferenceTaken (ticket numbers are
     guessable, so the answer says nothing of the case)."""
-    body = body.model_copy(update={"location": body.location.in_wgs84()})
+    if missing := missing_contact(body.reporter, settings.contact_rule):
+        raise MissingContact(missing, {"rule": settings.contact_rule.value})
+    given, body = body.location, body.model_copy(update={"location": body.location.in_wgs84()})
     # The intake key and the case row commit before the workflow starts, so a retry after any
     # failure below finds the same case: never a second case, never a lost one, never a 202
     # for a case that is not there.
@@ -85,7 +87,10 @@ async def file_case(
                 **body.model_dump(mode="json", exclude={"description", "reporter"}),
             )
             received = CaseReceived(
-                description=body.description, reporter=body.reporter, at=datetime.now(UTC)
+                description=body.description,
+                reporter=body.reporter,
+                at=datetime.now(UTC),
+                given=given,
             )
             await cases.open_case(session, intake, received)
 

@@ -12,7 +12,15 @@ from core.temporal import rpc_timeout
 from db.models import Case
 from domain.allowed import allowed_in
 from domain.case import CaseStatus, CaseView, Deadline
-from domain.permissions import SEES_PHONE, CaseScope, Principal, Role, mask_phone, permitted
+from domain.permissions import (
+    SEES_PHONE,
+    CaseScope,
+    Principal,
+    Role,
+    mask_email,
+    mask_phone,
+    permitted,
+)
 from workflows.case import CaseWorkflow
 
 
@@ -35,8 +43,12 @@ def case_out(case: Case) -> CaseOut:
             linkage_open=case.linkage == "open",
             grid_event=case.channel == "grid_patrol",
         ),
-        reporter={"name": case.reporter_name, "phone": case.reporter_phone}
-        if case.reporter_name and case.reporter_phone
+        reporter={
+            "name": case.reporter_name,
+            "phone": case.reporter_phone,
+            "email": case.reporter_email,
+        }
+        if case.reporter_name
         else None,
     )
 
@@ -50,7 +62,13 @@ def shown(case: CaseOut, principal: Principal, scope: CaseScope) -> CaseOut:
         case.live.allowed_actions = [a for a in live if permitted(principal, a, scope)]
     own = principal.role is Role.resident and principal.case_id == case.id
     if case.reporter is not None and not (principal.role in SEES_PHONE or own):
-        case.reporter = case.reporter.model_copy(update={"phone": mask_phone(case.reporter.phone)})
+        phone, email = case.reporter.phone, case.reporter.email
+        case.reporter = case.reporter.model_copy(
+            update={
+                "phone": mask_phone(phone) if phone else None,
+                "email": mask_email(email) if email else None,
+            }
+        )
     return case
 
 

@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urlencode
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.case import ContactRule
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,6 +84,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     # Keys Open311 clients must send to POST service requests (demo key for `make run`).
     open311_api_keys: list[str] = ["gridcase-demo-open311"]
+    # Which of phone and email every reporter must give (phone_or_email, phone, email).
+    contact_rule: ContactRule = ContactRule.phone_or_email
     # What Open311's public reads show: cases filed through these channels (never the reporter).
     open311_public_channels: list[str] = ["open311"]
     # A client's identical request within this many seconds is a retry: the first case answers.

@@ -61,7 +61,7 @@ class MissingCase(LookupError):
 async def open_case(session: AsyncSession, intake: CaseIntake, received: CaseReceived) -> None:
     """Intake writes the case row (with its reporter and description) before the workflow
     starts; a repeated intake of the same case changes nothing."""
-    location = intake.location
+    location, given = intake.location, received.given
     await session.execute(
         insert(Case)
         .values(
@@ -81,6 +81,10 @@ async def open_case(session: AsyncSession, intake: CaseIntake, received: CaseRec
             lon=location.lon,
             reporter_name=received.reporter.name,
             reporter_phone=received.reporter.phone,
+            reporter_email=received.reporter.email,
+            given_crs=given.crs.value if given and given.lat is not None else None,
+            given_lat=given.lat if given else None,
+            given_lon=given.lon if given else None,
             photo_url=intake.photo_url,
             possible_duplicate_of=intake.possible_duplicate_of,
             received_at=received.at,

@@ -192,6 +192,11 @@ class Case(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     reporter_name: Mapped[str | None] = mapped_column(String(200))
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    reporter_email: Mapped[str | None] = mapped_column(String(254))
+    # The point as the caller gave it, when it was one (lat/lon above are its WGS-84).
+    given_crs: Mapped[str | None] = mapped_column(String(8))
+    given_lat: Mapped[float | None] = mapped_column(Float)
+    given_lon: Mapped[float | None] = mapped_column(Float)
     photo_url: Mapped[str | None] = mapped_column(String(500))
     # Intake found an open case of the same category nearby; the dispatcher may merge.
     possible_duplicate_of: Mapped[str | None] = mapped_column(String(32))

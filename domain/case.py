@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from domain.calendar import WorkingDays
-from domain.common import ActionInput, Code, Notice, Phone, ShortText, Text
+from domain.common import ActionInput, Code, Email, Notice, Phone, ShortText, Text
 from domain.crs import Crs, to_wgs84
 from domain.escalation import Rung
 from domain.linkage import LinkageView
@@ -133,18 +133,44 @@ class Location(BaseModel):
 
 
 class Reporter(BaseModel):
+    """Who filed the case and how to reach them: the jurisdiction's contact rule says which of
+    phone and email a case needs (`missing_contact`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: ShortText
-    phone: Phone
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class ContactRule(StrEnum):
+    """What a jurisdiction asks of every reporter so the unit can reach them (联系诉求人)."""
+
+    phone_or_email = "phone_or_email"
+    phone = "phone"
+    email = "email"
+
+
+def missing_contact(reporter: Reporter, rule: ContactRule) -> str | None:
+    """Why `reporter` cannot be filed under `rule`, or None when it can."""
+    match rule:
+        case ContactRule.phone_or_email if reporter.phone is None and reporter.email is None:
+            return "a phone number or an email address is required"
+        case ContactRule.phone if reporter.phone is None:
+            return "a phone number is required"
+        case ContactRule.email if reporter.email is None:
+            return "an email address is required"
+    return None
 
 
 class CaseReceived(BaseModel):
-    """What intake keeps in PostgreSQL only: the resident's own words and contact."""
+    """What intake keeps in PostgreSQL only: the resident's own words and contact, and the
+    place as they gave it (the workflow gets it in WGS-84)."""
 
     description: str
     reporter: Reporter
     at: datetime
+    given: Location | None = None  # None: intake had no place of its own to keep
 
 
 class CaseIntake(BaseModel):

@@ -40,6 +40,16 @@ Code = Annotated[Clean, StringConstraints(strip_whitespace=True, min_length=1, m
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\- ]{4,19}$")
 ]
+# Enough to tell an address from a typo; whether it reaches anyone only a mail can tell.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f]+"
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=f"^{_EMAIL_PART}@{_EMAIL_PART}\\.{_EMAIL_PART}$",
+    ),
+]
 
 
 class ActionInput(BaseModel):

@@ -174,3 +174,9 @@ def permitted(principal: Principal, action: str, case: CaseScope) -> bool:
 def mask_phone(phone: str) -> str:
     """138****0002: enough to recognise, not to call."""
     return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "****"
+
+
+def mask_email(email: str) -> str:
+    """l***@example.com: enough to recognise, not to write to."""
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"

@@ -115,7 +115,7 @@ async def test_a_case_driven_over_http_closes_with_its_row_events_and_search_att
 
     record = (await api.get(f"/v1/cases/{case['id']}")).json()
     assert record["status"] == "closed" and record["grade"] == "satisfied"
-    assert record["reporter"] == {"name": "李先生", "phone": "13900000002"}
+    assert record["reporter"] == {"name": "李先生", "phone": "13900000002", "email": None}
     events = (await api.get(f"/v1/cases/{case['id']}/events")).json()
     assert [e["type"] for e in events] == [
         "received",

@@ -325,3 +325,39 @@ async def test_hostile_parameters_get_the_spec_s_4xx(open311: str) -> None:
         ]
     for response in (ancient, nul, upside_down, posted_nul, *in_paths):
         assert response.status_code == 400 and refusal(response)
+
+
+async def test_an_email_is_enough_and_is_kept_for_the_unit(server: str, open311: str) -> None:
+    email_only = {k: v for k, v in FORM.items() if k != "phone"}
+    email_only |= {"email": "li.ming@example.com", "description": "只留了邮箱"}
+    request_id = await filed(open311, email_only)
+    async with httpx.AsyncClient(base_url=server) as http:
+        staff = await http.get(f"/v1/cases/{request_id}", headers=bearer("dispatcher"))
+        masked = await http.get(f"/v1/cases/{request_id}", headers=bearer("operator"))
+    assert staff.json()["reporter"] == {
+        "name": "明 李",
+        "phone": None,
+        "email": "li.ming@example.com",
+    }
+    assert masked.json()["reporter"]["email"] == "l***@example.com"
+
+    nothing = await post(open311, {k: v for k, v in FORM.items() if k != "phone"})
+    assert nothing.status_code == 400
+    assert "a phone number or an email address is required" in refusal(nothing)
+    typo = await post(open311, {**email_only, "email": "li.ming@"})
+    assert typo.status_code == 400 and "email" in refusal(typo)
+
+
+async def test_the_contact_rule_is_the_jurisdiction_s_setting(
+    settings: Settings, dev_server: WorkflowEnvironment
+) -> None:
+    phone_rule = app_settings(settings, dev_server, unique_queue()).model_copy(
+        update={"open311_api_keys": [KEY], "contact_rule": "phone"}
+    )
+    email_only = {k: v for k, v in FORM.items() if k != "phone"} | {"email": "li@example.com"}
+    async with served(create_app(phone_rule)) as url:
+        refused = await post(f"{url}/open311/v2", email_only)
+        async with httpx.AsyncClient(base_url=url) as http:
+            discovery = (await http.get("/open311/discovery.json")).json()
+    assert refused.status_code == 400 and "a phone number is required" in refusal(refused)
+    assert "the reporter's phone number" in discovery["contact"]

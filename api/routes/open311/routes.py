@@ -44,7 +44,7 @@ from api.routes.open311.mapping import (
 from api.schemas import CaseCreate
 from core.config import Settings
 from db.models import Case, CaseEventRow, CaseIntakeKey, Category, Unit
-from domain.case import Channel, Deadline
+from domain.case import Channel, ContactRule, Deadline, missing_contact
 from domain.permissions import Principal, Role
 
 router = APIRouter(prefix="/open311", tags=["open311"])
@@ -53,6 +53,11 @@ router = APIRouter(prefix="/open311", tags=["open311"])
 MAX_RANGE = timedelta(days=90)
 MAX_ROWS = 1000
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+_CONTACT = {
+    ContactRule.phone_or_email: "a phone number or an email address of the reporter",
+    ContactRule.phone: "the reporter's phone number",
+    ContactRule.email: "the reporter's email address",
+}
 
 
 # ---- discovery and services ----------------------------------------------------------------
@@ -68,7 +73,7 @@ async def discovery(fmt: str, request: Request, settings: SettingsDep) -> Respon
     body = {
         "changeset": w3(changed),
         "contact": "One jurisdiction per endpoint: jurisdiction_id is accepted and ignored. "
-        "Posting needs an api_key from the city; contact: a phone number or an email address.",
+        f"Posting needs an api_key from the city, and {_CONTACT[settings.contact_rule]}.",
         "key_service": "Ask the city's dispatch office for an api_key.",
         "endpoints": [
             {
@@ -172,7 +177,7 @@ async def _case_from_form(
     chosen = answers(fields, definitions(settings.config_dir).get(code, []))
     name = " ".join(p for p in (field.get("first_name"), field.get("last_name")) if p)
     try:
-        return CaseCreate.model_validate(
+        body = CaseCreate.model_validate(
             {
                 "channel": Channel.open311.value,
                 "category": code,
@@ -184,14 +189,18 @@ async def _case_from_form(
                     "lon": float(lon) if lon else None,
                 },
                 "reporter": {
-                    "name": name or field.get("email") or "Open311",
-                    "phone": field.get("phone") or "",
+                    "name": name or "Open311",
+                    "phone": field.get("phone") or None,
+                    "email": field.get("email") or None,
                 },
                 "photo_url": field.get("media_url") or None,
             }
         )
     except (ValidationError, ValueError) as invalid:
         raise Open311Error(400, _explain(invalid)) from None
+    if missing := missing_contact(body.reporter, settings.contact_rule):
+        raise Open311Error(400, f"{missing} by this jurisdiction's contact rule")
+    return body
 
 
 def _explain(error: Exception) -> str:
@@ -199,7 +208,9 @@ def _explain(error: Exception) -> str:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         if where == "reporter.phone":
-            return "phone is required by this jurisdiction (digits, 5 to 20)"
+            return "phone: not a phone number (digits, 5 to 20)"
+        if where == "reporter.email":
+            return "email: not an email address"
         return f"{where}: {first['msg']}"
     return "lat and long must be numbers"
 
