@@ -48,7 +48,8 @@ def _group_column(key: str) -> ColumnElement[Any]:
     return column
 
 
-def _count_columns() -> dict[str, ColumnElement[int]]:
+def count_columns() -> dict[str, ColumnElement[int]]:
+    """The KPI counters over case rows (the same definitions as migration 0005's `_counters`)."""
     n = func.count
     rated = Case.grade.in_(GRADES)
     replied = Case.replied_at.is_not(None)
@@ -157,7 +158,7 @@ async def case_stats_direct(
     """Counts and rates per group, computed from the case rows themselves."""
     keys = check_group_by(group_by)
     groups = [_group_column(k).label(f"g_{k}") for k in keys]
-    counts = [c.label(f"c_{k}") for k, c in _count_columns().items()]
+    counts = [c.label(f"c_{k}") for k, c in count_columns().items()]
     query = (
         select(*groups, *counts)
         .where(Case.received_at >= start, Case.received_at < end)

@@ -135,8 +135,12 @@ def evolve(state: CaseState, event: EventLike) -> None:
             due_at=datetime.fromisoformat(data["due_at"]),
         )
     if isinstance(data.get("due"), dict):
-        for kind, due in data["due"].items():
-            _start_deadline(state, DeadlineKind(kind), at, datetime.fromisoformat(due))
+        # In the loop's order, whatever order the stored document keeps its keys in (JSONB
+        # sorts them).
+        for kind in DeadlineKind:
+            if kind.value in data["due"]:
+                due = datetime.fromisoformat(data["due"][kind.value])
+                _start_deadline(state, kind, at, due)
 
 
 def _start_deadline(state: CaseState, kind: DeadlineKind, at: datetime, due: datetime) -> None:
