@@ -32,7 +32,8 @@ async def grid_shapes(session: SessionDep, who: Signed, api: ApiDep) -> JSONResp
     features: list[dict[str, Any]] = []
     for grid in await reference.list_all(session, Grid):
         if grid.boundary:
-            open_, overdue = load.get(grid.code, (0, 0))
+            # No figures for a role without statistics: drawn uncoloured, not as "no cases".
+            open_, overdue = load.get(grid.code, (0, 0)) if load is not None else (None, None)
             properties = {
                 "kind": "grid",
                 "code": grid.code,
@@ -57,11 +58,11 @@ async def grid_shapes(session: SessionDep, who: Signed, api: ApiDep) -> JSONResp
     return JSONResponse({"type": "FeatureCollection", "features": features})
 
 
-async def _load(api: Api, who: Visitor) -> dict[str, tuple[int, int]]:
+async def _load(api: Api, who: Visitor) -> dict[str, tuple[int, int]] | None:
     """Open and overdue cases per grid, of the cases the caller may count: the statistics of the
     longest period the API answers for, scoped by the API; roles without statistics see shapes."""
     if not who.may("stats"):
-        return {}
+        return None
     today = datetime.now(SUBDISTRICT_TZ).date()
     first = today - LONGEST_RANGE + timedelta(days=1)
     answer = await api.get(

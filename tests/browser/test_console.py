@@ -126,6 +126,11 @@ async def test_the_map_draws_every_micro_grid(stack: Stack, page: Page) -> None:
     await shapes.first.click()
     await expect(page.get_by_role("link", name="查看本网格工单")).to_be_visible()
     await screenshot(page, "console-map")
+    # A grid worker has no statistics: the shapes are drawn without figures, not as "no cases".
+    await sign_out(page)
+    await sign_in(page, stack, "grid-worker")
+    await page.goto(f"{stack.api}/console/map")
+    await expect(page.locator("[data-grid=C01-G02]")).to_have_attribute("fill", "#90a4ae")
 
 
 async def test_the_statistics_draw_their_charts_and_table(stack: Stack, page: Page) -> None:

@@ -3,6 +3,8 @@ decode (Chinese text, not base64), times are the subdistrict's, and no write act
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.async_api import Page, expect
 
@@ -29,6 +31,10 @@ async def test_the_temporal_ui_shows_a_case_decoded_and_read_only(stack: Stack, 
     await page.goto(f"{stack.temporal_ui}/namespaces/default/workflows/{case_id}")
     # The input is encrypted in history; the UI shows it decoded through the API's codec server.
     await expect(page.get_by_text("井盖松动有响声").first).to_be_visible(timeout=20_000)
+    # Timer and activity summaries decode too (not "1 (1h, 35m, 59s)").
+    await expect(
+        page.get_by_text(re.compile(r"accept (reminder|deadline) GT-C01-G02")).first
+    ).to_be_visible()
     await screenshot(page, "temporal-ui-case")
     # The current details: the next deadline in the subdistrict's time, not UTC (the UI renders
     # them as markdown in a frame of their own).

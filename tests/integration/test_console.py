@@ -79,3 +79,23 @@ async def test_a_form_without_the_sessions_csrf_token_changes_nothing(
     assert done.status_code == 303
     after = (await console.get(f"/v1/cases/{case['id']}", headers=admin)).json()
     assert after["status"] == "in_progress"
+
+
+async def test_the_dispatcher_sees_a_returned_case_waiting_for_a_decision(
+    console: httpx.AsyncClient,
+) -> None:
+    admin = bearer()
+    case = (
+        await console.post("/v1/cases", json=new_case(title="退回来的小广告"), headers=admin)
+    ).json()
+    handler = bearer("unit_handler", unit=case["unit"])
+    returned = await console.post(
+        f"/v1/cases/{case['id']}/return", json={"reason": "不属于本网格"}, headers=handler
+    )
+    assert returned.status_code == 200, returned.text
+    token = bearer("dispatcher")["Authorization"].removeprefix("Bearer ")
+    page = await console.get("/console/signin")
+    await console.post("/console/signin", data={"nonce": _nonce(page.text), "token": token})
+    queue = (await console.get("/console")).text
+    waiting = queue[queue.index('data-testid="waiting"') : queue.index("我的工单")]
+    assert case["id"] in waiting and "已退单" in waiting

@@ -2,6 +2,7 @@
 "use strict";
 
 function colour(props) {
+  if (props.open === null) return "#90a4ae";  // the caller has no statistics: no figures
   if (props.overdue > 0) return "#c62828";
   if (props.open > 0) return "#ef8f00";
   return "#4caf50";
@@ -27,7 +28,8 @@ function drawMap(element) {
           });
           if (element.dataset.pick) return;
           shape.bindPopup(
-            `<strong>${p.code} ${p.name}</strong><br>未办结 ${p.open} 件 · 超时 ${p.overdue} 件` +
+            `<strong>${p.code} ${p.name}</strong>` +
+            (p.open === null ? "" : `<br>未办结 ${p.open} 件 · 超时 ${p.overdue} 件`) +
             `<br><a href="/console?grid=${encodeURIComponent(p.code)}">查看本网格工单</a>`
           );
         },
