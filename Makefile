@@ -4,13 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck unit bench clean browser
+.PHONY: run test fuzz install lint typecheck unit bench clean browser
 
 run: $(STAMP)  ## start the embedded stack, worker and API (Ctrl-C stops everything)
 	$(BIN)/gridcase up
 
 test: $(STAMP) lint typecheck browser  ## the whole suite against real Temporal and real PostgreSQL
 	$(BIN)/pytest -q
+
+fuzz: $(STAMP)  ## schemathesis: 50 examples per operation and the stateful phase (CI runs it)
+	$(BIN)/pytest -q tests/integration/test_schema.py --fuzz-examples=50 --fuzz-stateful
 
 install: $(STAMP)
 

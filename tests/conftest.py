@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -37,6 +39,26 @@ os.environ.setdefault(
     "GRIDCASE_CODEC_KEYS", '{"test-1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}'
 )
 os.environ.setdefault("GRIDCASE_JWT_SECRET", "test-secret-test-secret-test-secret-0123")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Several suites run at once on one machine (CI, developers' worktrees): in pytest's shared
+    # numbered folders (/tmp/pytest-of-<user>) one run's clean-up can remove another's
+    # PostgreSQL. One fresh folder per run, unless --basetemp says otherwise.
+    if config.option.basetemp is None:
+        folder = tempfile.mkdtemp(prefix="gridcase-tests-")
+        config.option.basetemp = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    fuzz = parser.getgroup(
+        "fuzz", "schemathesis over the HTTP API (tests/integration/test_schema.py)"
+    )
+    fuzz.addoption("--fuzz-examples", type=int, default=15, help="examples per operation")
+    fuzz.addoption(
+        "--fuzz-stateful", action="store_true", help="also run sequences of linked operations"
+    )
 
 
 def bearer(role: str = "admin", **scope: Any) -> dict[str, str]:

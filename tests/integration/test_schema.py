@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
 )
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -28,7 +30,8 @@ from db.session import make_engine, make_sessionmaker
 from tests.conftest import bearer, free_port, unique_queue
 from worker.main import build_worker
 
-EXAMPLES_PER_OPERATION = 15
+# `make test` runs --fuzz-examples=15; `make fuzz` (CI too) 50 and the stateful phase.
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
 def _serve_in_thread(configured: Settings, ready: threading.Event, stop: threading.Event) -> None:
@@ -77,11 +80,20 @@ def live_api(settings: Settings, dev_server: WorkflowEnvironment) -> Iterator[st
     thread.join(30)
 
 
-def test_no_server_errors_and_responses_match_the_schema(live_api: str) -> None:
+def live_schema(live_api: str) -> OpenApiSchema:
     deadline = time.monotonic() + 10
     while httpx.get(f"{live_api}/healthz").status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.05)
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
+    schema.config.update(base_url=live_api, headers=bearer())
+    return schema
+
+
+def test_no_server_errors_and_responses_match_the_schema(
+    live_api: str, request: pytest.FixtureRequest
+) -> None:
+    examples = request.config.getoption("--fuzz-examples")
+    schema = live_schema(live_api)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30
     failures: list[str] = []
@@ -89,7 +101,7 @@ def test_no_server_errors_and_responses_match_the_schema(live_api: str) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=examples,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,  # the same examples on every run: a failure reproduces
@@ -99,7 +111,7 @@ def test_no_server_errors_and_responses_match_the_schema(live_api: str) -> None:
             case.call_and_validate(
                 base_url=live_api,
                 headers=bearer(),
-                checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
+                checks=CHECKS,
             )
 
         try:
@@ -107,3 +119,30 @@ def test_no_server_errors_and_responses_match_the_schema(live_api: str) -> None:
         except Exception as failure:  # collect all, so one run shows every broken operation
             failures.append(f"{operation.label}: {str(failure)[:1500]}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_sequences_of_linked_operations_find_no_server_error(
+    live_api: str, request: pytest.FixtureRequest
+) -> None:
+    """The stateful phase: a case filed, then read, acted on, listed, by the links schemathesis
+    infers between operations (a response's `id` is a later path's `case_id`)."""
+    if not request.config.getoption("--fuzz-stateful"):
+        pytest.skip("the stateful phase runs in `make fuzz`")
+    schema = live_schema(live_api)
+    machine = schema.as_state_machine()
+    assert machine.bundles, "no links between operations: nothing stateful to run"
+
+    class Checked(machine):  # type: ignore[misc,valid-type]
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    Checked.run(
+        settings=settings(
+            max_examples=request.config.getoption("--fuzz-examples"),
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
