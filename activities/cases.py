@@ -13,10 +13,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.hotspots import feed_hotspots
+from activities.repeats import flag_repeats
 from db import cases, reference
 from db.models import Category, Community, Grid
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseRecord, Routed, Severity
+from domain.governance import GovernanceConfig
 from domain.places import GridLocator, community_in_address
 from domain.routing import NoRoutingRule, route
 from domain.sla import select_policy
@@ -30,10 +32,11 @@ class CaseActivities:
         self,
         sessions: async_sessionmaker[AsyncSession],
         dispatch_centre: str = "SD-CENTER",
-        hotspots: bool = False,
+        governance: GovernanceConfig | None = None,
     ) -> None:
         self._sessions = sessions
-        self._hotspots = hotspots  # feed each request to its grid's hot spot
+        # Given: each request feeds its grid's hot spot and is checked for repeats.
+        self._governance = governance
         self._dispatch_centre = dispatch_centre  # who places a case found outside every grid
         self._locator: GridLocator | None = None
         self._locator_at = 0.0
@@ -144,8 +147,10 @@ class CaseActivities:
                     non_retryable=True,
                 ) from None
             raise
-        if self._hotspots:
-            await feed_hotspots(activity.client(), record, activity.info().task_queue)
+        if self._governance is not None:
+            client = activity.client()
+            await feed_hotspots(client, record, activity.info().task_queue)
+            await flag_repeats(client, self._sessions, record, self._governance.repeats)
 
 
 def _is_data_error(error: DBAPIError) -> bool:

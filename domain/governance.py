@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.hotspot import HotspotRules
 from domain.recurring import RecurringTask
+from domain.repeat import RepeatRule
 
 
 class ProactiveReporter(BaseModel):
@@ -25,6 +26,7 @@ class GovernanceConfig(BaseModel):
 
     reporter: ProactiveReporter
     hotspots: HotspotRules = HotspotRules()
+    repeats: RepeatRule = RepeatRule()
     recurring_tasks: list[RecurringTask] = []
 
     @classmethod

@@ -66,6 +66,7 @@ class CaseState(BaseModel):
     result: str | None = None  # the unit's latest reply, sent to every reporter at closure
     merged: list[str] = []  # duplicates merged into this case
     merged_into: str | None = None
+    repeats: list[str] = []  # the earlier requests this one repeats (domain.repeat)
 
     @property
     def grid_event(self) -> bool:
@@ -316,6 +317,10 @@ def _policy_changed(state: CaseState, data: dict[str, Any], at: datetime) -> Non
             d.warn_at = warn_point(d.started_at or at, d.due_at, share)
 
 
+def _repeated(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.repeats = list(data["earlier"])
+
+
 def _closed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.status, state.outcome, state.closed_at = CaseStatus.closed, Outcome(data["outcome"]), at
 
@@ -351,6 +356,7 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     "linkage_cancelled": _linkage_cancelled,
     EventType.closed: _closed,
     "policy_changed": _policy_changed,  # domain.policy_change
+    "repeated": _repeated,  # domain.repeat
 }
 
 

@@ -74,7 +74,7 @@ async def _serve(
             await register_schedules(client, tasks_config, settings.task_queue)
             tasks.append(
                 build_worker(
-                    client, sessions, settings.task_queue, hotspots=True, settings=settings
+                    client, sessions, settings.task_queue, governance=True, settings=settings
                 ).run()
             )
             send = (

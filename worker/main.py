@@ -9,6 +9,7 @@ from temporalio.worker import Worker
 from activities.cases import CaseActivities
 from activities.governance import GovernanceActivities
 from core.config import Settings, get_settings
+from domain.governance import GovernanceConfig
 from workflows.case import CaseWorkflow
 from workflows.hotspot import HotspotWorkflow
 from workflows.linkage import LinkageWorkflow
@@ -30,13 +31,16 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     task_queue: str,
     *,
-    hotspots: bool = False,
+    governance: bool = False,
     settings: Settings | None = None,
 ) -> Worker:
-    """`hotspots`: feed every request to its grid's hot spot (what `gridcase worker` does; off
-    by default so tests that file many alike cases do not raise governance cases)."""
-    activities = CaseActivities(sessions, hotspots=hotspots)
-    governance = GovernanceActivities(sessions, settings or get_settings())
+    """`governance`: feed every request to its grid's hot spot and check it for repeats (what
+    `gridcase worker` does; off by default so tests that file many alike cases raise no
+    governance cases and flag no repeats)."""
+    settings = settings or get_settings()
+    config = GovernanceConfig.load(settings.config_dir) if governance else None
+    activities = CaseActivities(sessions, governance=config)
+    proactive = GovernanceActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -45,11 +49,11 @@ def build_worker(
             activities.route_case,
             activities.record_case,
             activities.count_unrated,
-            governance.hotspot_rule,
-            governance.open_governance_case,
-            governance.record_hotspot,
-            governance.task_grids,
-            governance.open_task_case,
-            governance.tell_open_cases,
+            proactive.hotspot_rule,
+            proactive.open_governance_case,
+            proactive.record_hotspot,
+            proactive.task_grids,
+            proactive.open_task_case,
+            proactive.tell_open_cases,
         ],
     )

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.common import Notice
     from domain.linkage import LinkageChange, linkage_id
     from domain.policy_change import PolicyFollowed, follow
+    from domain.repeat import REPEATED, Repeat, mark
     from domain.state import CaseState, view
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow
@@ -152,6 +153,12 @@ class CaseWorkflow:
         """An administrator changed the policy and open cases follow (domain.policy_change)."""
         async with self._lock:
             await self._take(follow(self._state, changed.policy, workflow.now(), changed.actor))
+
+    @workflow.signal(name=REPEATED)
+    async def repeated(self, repeat: Repeat) -> None:
+        """The same resident or address asked again (domain.repeat)."""
+        async with self._lock:
+            await self._take(mark(self._state, repeat, workflow.now()))
 
     # ---- time: one timer for the next alarm the model names ------------------------------------
 

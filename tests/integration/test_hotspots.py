@@ -33,7 +33,7 @@ async def api(
     configured = app_settings(settings, dev_server, queue)
     app = create_app(configured)
     async with (
-        build_worker(dev_server.client, sessions, queue, hotspots=True, settings=configured),
+        build_worker(dev_server.client, sessions, queue, governance=True, settings=configured),
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test", headers=bearer()

@@ -44,7 +44,7 @@ async def worker(
     queue = unique_queue()
     started: list[str] = []
     async with build_worker(
-        time_skipping.client, sessions, queue, hotspots=True, settings=settings
+        time_skipping.client, sessions, queue, governance=True, settings=settings
     ):
         yield queue, started
         hotspots = [w for w in started if w.startswith("hotspot-")]
