@@ -270,7 +270,12 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_doubles_nothing(
                 transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
             ) as api,
         ):
-            created = await api.post("/v1/cases", json=new_case())
+            # A resident and an address of its own: `gridcase worker` checks for repeats.
+            own = new_case(
+                reporter={"name": "孙女士", "phone": "13700000242"},
+                location={"address": "怡顺社区 9 号楼 1 单元", "grid": "C01-G02"},
+            )
+            created = await api.post("/v1/cases", json=own)
             assert created.status_code == 201, created.text
             case_id = created.json()["id"]
             await drive(api, case_id, LIFECYCLE[0], LIFECYCLE[1])
