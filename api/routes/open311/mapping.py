@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, or_, select
 
 from api.routes.open311.formats import Open311Error, w3, when
 from db.models import Case, CaseEventRow, Category
@@ -26,6 +27,8 @@ from domain.sla import DeadlineKind
 MAX_DESCRIPTION = 4000
 MAX_ANSWERS = 1000
 MAX_ANSWER = 200
+# The most rows one read answers.
+MAX_ROWS = 1000
 
 
 # ---- services and their questions ----------------------------------------------------------
@@ -194,6 +197,22 @@ PUBLIC_EVENT = and_(
         CaseEventRow.data["outcome"].astext.not_in(["rejected", "duplicate"]),
     ),
 )
+
+
+def updates_in(channels: list[str], start: datetime, end: datetime) -> Select[CaseEventRow]:
+    """The public steps of the published cases between start and end, oldest first."""
+    return (
+        select(CaseEventRow)
+        .join(Case, Case.id == CaseEventRow.case_id)
+        .where(
+            Case.channel.in_(channels),
+            PUBLIC_EVENT,
+            CaseEventRow.at >= start,
+            CaseEventRow.at <= end,
+        )
+        .order_by(CaseEventRow.at, CaseEventRow.case_id, CaseEventRow.seq)
+        .limit(MAX_ROWS)
+    )
 
 
 def update_out(event: CaseEventRow, names: Mapping[str, str]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from api.routes.open311.formats import (
 )
 from api.routes.open311.mapping import (
     MAX_DESCRIPTION,
+    MAX_ROWS,
     PUBLIC_EVENT,
     answers,
     definition_out,
@@ -39,6 +40,7 @@ from api.routes.open311.mapping import (
     request_out,
     service_out,
     update_out,
+    updates_in,
     with_answers,
 )
 from api.schemas import CaseCreate
@@ -51,7 +53,6 @@ router = APIRouter(prefix="/open311", tags=["open311"])
 
 # GeoReport v2: a range defaults to, and may not span more than, 90 days.
 MAX_RANGE = timedelta(days=90)
-MAX_ROWS = 1000
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 _CONTACT = {
     ContactRule.phone_or_email: "a phone number or an email address of the reporter",
@@ -301,18 +302,7 @@ async def updates(fmt: str, request: Request, settings: SettingsDep) -> Response
     """FixMyStreet's extension: every public step of a published case in the window, oldest
     first (`update_id` is the case id and the event's sequence number)."""
     start, end = _window(dict(request.query_params))
-    query = (
-        select(CaseEventRow)
-        .join(Case, Case.id == CaseEventRow.case_id)
-        .where(
-            Case.channel.in_(settings.open311_public_channels),
-            PUBLIC_EVENT,
-            CaseEventRow.at >= start,
-            CaseEventRow.at <= end,
-        )
-        .order_by(CaseEventRow.at, CaseEventRow.case_id, CaseEventRow.seq)
-        .limit(MAX_ROWS)
-    )
+    query = updates_in(settings.open311_public_channels, start, end)
     async with _sessions(request)() as session:
         events = (await session.scalars(query)).all()
         names = await _names(session)
