@@ -171,6 +171,9 @@ def as_error(exc: Exception) -> GridcaseError | None:
         error.code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
         error.headers = exc.headers  # type: ignore[attr-defined]
         return error
+    if isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND:
+        # What the request names is not in the workflow service (a schedule not registered yet)
+        return NotFound("not found in the workflow service")
     if isinstance(exc, RPCError) and exc.status in _UNAVAILABLE_RPC:
         return Unavailable("the workflow service is unavailable, retry later")
     if isinstance(exc, DBAPIError):

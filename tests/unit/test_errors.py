@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy.exc import DBAPIError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.actions import closing
-from api.errors import database_error
+from api.errors import as_error, database_error
 from db.models import Case
 from workflows.linkage import linkage_id
 
@@ -60,3 +61,11 @@ def test_an_action_meeting_a_closing_workflow_is_409_or_503_as_the_record_says(
     case = Case(id="LC-2026-000001", status=status, linkage=linkage)
     workflow_id = case.id if target == "case" else linkage_id(case.id)
     assert closing(case, workflow_id).status_code == answer
+
+
+def test_what_the_workflow_service_does_not_know_is_404_and_its_outage_503() -> None:
+    missing = as_error(RPCError("schedule not found", RPCStatusCode.NOT_FOUND, b""))
+    assert missing is not None and missing.status_code == 404
+    down = as_error(RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b""))
+    assert down is not None and down.status_code == 503
+    assert as_error(RPCError("bug", RPCStatusCode.INVALID_ARGUMENT, b"")) is None  # ours: 500
