@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.errors import Unavailable
 from core.config import Settings
 
 
@@ -25,7 +26,9 @@ async def get_session(
 
 
 def get_temporal(request: Request) -> Client:
-    client: Client = request.app.state.temporal
+    client: Client | None = request.app.state.temporal
+    if client is None:  # still connecting (api/main.py): the client retries after Retry-After
+        raise Unavailable("the workflow service is not connected yet, retry later")
     return client
 
 

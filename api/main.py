@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,8 +27,15 @@ from api.routes import (
 )
 from api.routes import codec as codec_routes
 from core.config import Settings, get_settings
-from core.temporal import build_client, codec
+from core.temporal import codec, connect_with_backoff
 from db.session import make_engine, make_sessionmaker
+
+# How long start-up waits for Temporal before the API serves without it (and keeps connecting).
+FIRST_CONNECT_SECONDS = 3.0
+
+
+async def _connect(app: FastAPI, settings: Settings) -> None:
+    app.state.temporal = await connect_with_backoff(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,12 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
-        app.state.temporal = await build_client(settings)
+        # Temporal is connected in the background: the API answers (503 for what needs Temporal,
+        # /readyz says so) while Temporal is down or not up yet.
+        app.state.temporal = None
+        connecting = asyncio.create_task(_connect(app, settings))
+        await asyncio.wait([connecting], timeout=FIRST_CONNECT_SECONDS)
         app.state.codec = codec(settings)
         app.state.intake_limiter = RateLimiter(settings.intake_rate_per_minute)
         try:
             yield
         finally:
+            connecting.cancel()
             await engine.dispose()
 
     app = FastAPI(

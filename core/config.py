@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.case import ContactRule
 
 ROOT = Path(__file__).resolve().parent.parent
+_POSTGRES_SCHEMES = ("postgresql+asyncpg://", "postgresql://", "postgres://")
+
+
+class StartupError(RuntimeError):
+    """A start that cannot work (a missing or invalid setting, a taken port, a server that is not
+    installed): the command prints one line for the operator, no traceback."""
 
 
 class Settings(BaseSettings):
@@ -92,13 +98,20 @@ class Settings(BaseSettings):
     open311_retry_window_seconds: int = 600
     outbox_interval: float = 1.0
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_postgresql_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(_POSTGRES_SCHEMES):
+            raise ValueError(f"must be a PostgreSQL URL, got {url.split(':', 1)[0]}://…")
+        return url
+
     @property
     def sqlalchemy_url(self) -> str:
         """DATABASE_URL in the asyncpg dialect, whichever spelling the operator used."""
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL is not set and no embedded PostgreSQL was started")
         url = self.database_url
-        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        for prefix in _POSTGRES_SCHEMES:
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix) :]
         raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}://…")

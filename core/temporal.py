@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -12,6 +14,8 @@ from temporalio.envconfig import ClientConfig
 
 from core.codec import EncryptionCodec, local_keys, parse_keys
 from core.config import Settings
+
+log = logging.getLogger("gridcase")
 
 
 def codec(settings: Settings, *, plaintext: bool = False) -> EncryptionCodec:
@@ -44,3 +48,23 @@ async def build_client(settings: Settings) -> Client:
 def rpc_timeout(settings: Settings) -> timedelta:
     """How long one client call to Temporal may take before the API answers 503."""
     return timedelta(seconds=settings.temporal_rpc_timeout)
+
+
+async def connect_with_backoff(
+    settings: Settings, first_delay: float = 0.5, max_delay: float = 10.0
+) -> Client:
+    """Connect, retrying with exponential backoff for as long as Temporal does not answer: a
+    worker or API started before Temporal (or while it restarts) waits for it, never exits."""
+    delay = first_delay
+    while True:
+        try:
+            return await build_client(settings)
+        except RuntimeError as failed:  # the SDK's "Failed client connect: ..."
+            log.warning(
+                "Temporal at %s does not answer (%s); retrying in %.1fs",
+                settings.temporal_target,
+                str(failed).split(":", 2)[-1].strip()[:200],
+                delay,
+            )
+        await asyncio.sleep(delay)
+        delay = min(max_delay, delay * 2)

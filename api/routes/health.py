@@ -36,6 +36,8 @@ async def _postgres(request: Request) -> str:
 
 
 async def _temporal(request: Request) -> str:
+    if request.app.state.temporal is None:
+        return "not connected yet (retrying)"
     try:
         async with asyncio.timeout(3):
             await request.app.state.temporal.service_client.check_health()
