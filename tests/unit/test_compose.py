@@ -44,6 +44,8 @@ def test_every_part_of_the_deployment_is_there() -> None:
         "migrate",
         "worker",
         "api",
+        "prometheus",
+        "grafana",
     }
 
 
@@ -51,7 +53,7 @@ def test_every_part_of_the_deployment_is_there() -> None:
 def test_images_are_pinned_and_not_the_deprecated_auto_setup(name: str) -> None:
     image = SERVICES[name]["image"]
     repository, _, tag = image.partition(":")
-    assert tag and tag != "latest" and re.match(r"^\d+(\.\d+)*$", tag), image
+    assert tag and tag != "latest" and re.match(r"^v?\d+(\.\d+)*$", tag), image
     assert repository != "temporalio/auto-setup"
 
 
@@ -98,9 +100,9 @@ def test_the_env_anchor_is_reused_not_copied() -> None:
         return next(v for k, v in nodes[service].value if k.value == "environment")
 
     assert environment("migrate") is anchor
-    assert environment("worker") is anchor
-    merged = [v for k, v in environment("api").value if k.value == "<<"]
-    assert merged == [anchor]
+    for service in ("api", "worker"):
+        merged = [v for k, v in environment(service).value if k.value == "<<"]
+        assert merged == [anchor]
 
 
 def test_the_shared_env_points_at_the_compose_services() -> None:
@@ -115,9 +117,9 @@ def test_the_shared_env_points_at_the_compose_services() -> None:
         postgres["POSTGRES_DB"],
     )
     assert SHARED_ENV["DATABASE_URL"].endswith(f"://{user}:{password}@postgres:5432/{db}")
-    for name in ("worker", "migrate"):
-        assert SERVICES[name]["environment"] == SHARED_ENV
-    assert SHARED_ENV.items() <= SERVICES["api"]["environment"].items()
+    assert SERVICES["migrate"]["environment"] == SHARED_ENV
+    for name in ("api", "worker"):
+        assert SHARED_ENV.items() <= SERVICES[name]["environment"].items()
 
 
 def _names_settings_reads() -> set[str]:
