@@ -24,6 +24,7 @@ from api.routes import (
     hotspots,
     metrics,
     open311,
+    outbox,
     policies,
     reference,
     reviews,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(outbox.router, dependencies=[Depends(allowed("outbox"))])
     app.include_router(codec_routes.router)
     console.mount(app)
     return app

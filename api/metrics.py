@@ -30,6 +30,11 @@ ESCALATED = Gauge(
 OUTBOX_BACKLOG = Gauge(
     "gridcase_outbox_backlog", "Notifications not delivered yet", registry=REGISTRY
 )
+OUTBOX_DEAD = Gauge(
+    "gridcase_outbox_dead_letters",
+    "Notifications given up (a permanent refusal, or too many attempts): GET /v1/outbox/dead",
+    registry=REGISTRY,
+)
 OUTBOX_OLDEST = Gauge(
     "gridcase_outbox_oldest_seconds",
     "Age of the oldest undelivered notification (0 when none)",
@@ -62,9 +67,17 @@ async def exposition(session: AsyncSession) -> bytes:
                 func.coalesce(
                     func.extract("epoch", func.now() - func.min(Notification.created_at)), 0
                 ),
-            ).where(Notification.sent_at.is_(None))
+            ).where(Notification.sent_at.is_(None), Notification.dead_at.is_(None))
         )
     ).one()
     OUTBOX_BACKLOG.set(backlog)
     OUTBOX_OLDEST.set(float(oldest))
+    OUTBOX_DEAD.set(
+        await session.scalar(
+            select(func.count()).where(
+                Notification.dead_at.is_not(None), Notification.sent_at.is_(None)
+            )
+        )
+        or 0
+    )
     return generate_latest(REGISTRY)

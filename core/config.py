@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     # A client's identical request within this many seconds is a retry: the first case answers.
     open311_retry_window_seconds: int = 600
     outbox_interval: float = 1.0
+    # A notification the gateway did not take is tried again after a backoff that doubles from
+    # `outbox_interval` up to this many seconds, and becomes a dead letter after this many
+    # attempts (or at once when the gateway refuses it for good: a 4xx).
+    outbox_backoff_cap: float = 600.0
+    outbox_max_attempts: int = 10
     # Observability: `json` logs one JSON object a line (with request and case ids); a worker
     # serves the Temporal SDK's Prometheus metrics at this host:port when set (e.g. 0.0.0.0:9464).
     log_format: Literal["plain", "json"] = "plain"

@@ -119,6 +119,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "schedules": frozenset({Role.supervisor, Role.dispatcher, Role.operator}),
     "pause_schedule": frozenset(),  # recurring tasks are the system owner's: admin only
     "change_policy": frozenset(),  # SLA policies are reference data: admin only
+    "outbox": frozenset({Role.operator}),  # dead letters: who runs the system looks and requeues
 }
 # Roles that need a resident's phone number to do their job; everyone else sees it masked.
 SEES_PHONE = frozenset({Role.dispatcher, Role.unit_handler, Role.grid_worker, Role.admin})

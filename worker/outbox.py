@@ -4,24 +4,49 @@ wrote, oldest first, and marks each one sent.
 Each row is locked (SKIP LOCKED, so several workers never take the same row), sent and marked
 in its own transaction. The notification id travels as the Idempotency-Key: if a worker dies
 after sending and before committing, the row is sent again with the same key and the receiving
-gateway drops the repeat. No row is lost: an unsent row stays until a sender succeeds.
+gateway drops the repeat. No row is lost: an unsent row stays until a sender succeeds, or
+becomes a dead letter an operator can see (GET /v1/outbox/dead, gridcase_outbox_dead_letters):
+at once when the gateway refuses it for good (a 4xx other than 408 and 429), or after
+`max_attempts`. Between attempts a row waits a backoff that doubles up to a cap, so one dead
+recipient neither spins the sender nor delays the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Notification
 
 log = logging.getLogger("gridcase.outbox")
+
+
+class Refused(Exception):
+    """The gateway refused the notification for good: sending it again cannot help."""
+
+
+# A 4xx is the gateway's final word, except a timeout or a rate limit.
+_TRANSIENT_4XX = {408, 429}
+
+
+@dataclass(frozen=True)
+class Retries:
+    """When to try a failed notification again, and when to give it up."""
+
+    first_backoff: float = 1.0
+    backoff_cap: float = 600.0
+    max_attempts: int = 10
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.backoff_cap, self.first_backoff * 2 ** (attempts - 1)))
 
 
 class Sender(Protocol):
@@ -56,6 +81,8 @@ class WebhookSender:
             },
             headers={"Idempotency-Key": notification.id},
         )
+        if 400 <= response.status_code < 500 and response.status_code not in _TRANSIENT_4XX:
+            raise Refused(f"{response.status_code} {response.text[:200]}")
         response.raise_for_status()
 
     async def aclose(self) -> None:
@@ -63,15 +90,23 @@ class WebhookSender:
 
 
 async def deliver_pending(
-    sessions: async_sessionmaker[AsyncSession], send: Sender, batch: int = 50
+    sessions: async_sessionmaker[AsyncSession],
+    send: Sender,
+    batch: int = 50,
+    retries: Retries = Retries(),
 ) -> int:
-    """Deliver up to `batch` unsent notifications; return how many were sent. Rows that keep
-    failing sort after fresh ones (by attempts), so one dead recipient blocks nobody."""
+    """Deliver up to `batch` notifications that are due; return how many were sent. Rows that
+    keep failing sort after fresh ones (by attempts), so one dead recipient blocks nobody."""
+    due = (
+        Notification.sent_at.is_(None),
+        Notification.dead_at.is_(None),
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= func.now()),
+    )
     async with sessions() as session:
         ids = list(
             await session.scalars(
                 select(Notification.id)
-                .where(Notification.sent_at.is_(None))
+                .where(*due)
                 .order_by(Notification.attempts, Notification.created_at, Notification.id)
                 .limit(batch)
             )
@@ -81,7 +116,7 @@ async def deliver_pending(
         async with sessions.begin() as session:
             row = await session.scalar(
                 select(Notification)
-                .where(Notification.id == id_, Notification.sent_at.is_(None))
+                .where(Notification.id == id_, *due)
                 .with_for_update(skip_locked=True)
             )
             if row is None:  # another sender has it, or sent it meanwhile
@@ -89,10 +124,21 @@ async def deliver_pending(
             row.attempts += 1
             try:
                 await send(row)
-            except (httpx.HTTPError, OSError) as failed:
-                log.warning(
-                    "notification %s not delivered (attempt %d): %s", row.id, row.attempts, failed
-                )
+            except (Refused, httpx.HTTPError, OSError) as failed:
+                now = datetime.now(UTC)
+                row.last_error = f"{type(failed).__name__}: {failed}"[:500]
+                if isinstance(failed, Refused) or row.attempts >= retries.max_attempts:
+                    row.dead_at = now
+                    log.error("notification %s is a dead letter: %s", row.id, row.last_error)
+                else:
+                    row.next_attempt_at = now + retries.backoff(row.attempts)
+                    log.warning(
+                        "notification %s not delivered (attempt %d, next in %s): %s",
+                        row.id,
+                        row.attempts,
+                        retries.backoff(row.attempts),
+                        failed,
+                    )
                 continue
             row.sent_at = datetime.now(UTC)
             sent += 1
@@ -100,12 +146,15 @@ async def deliver_pending(
 
 
 async def run_outbox(
-    sessions: async_sessionmaker[AsyncSession], send: Sender, interval: float
+    sessions: async_sessionmaker[AsyncSession],
+    send: Sender,
+    interval: float,
+    retries: Retries = Retries(),
 ) -> None:
     """Deliver for as long as the worker runs; idle polls every `interval` seconds."""
     while True:
         try:
-            sent = await deliver_pending(sessions, send)
+            sent = await deliver_pending(sessions, send, retries=retries)
         except (DBAPIError, OSError) as down:
             log.warning("outbox: database unavailable: %s", down)
             sent = 0

@@ -29,7 +29,7 @@ from core.temporal import connect_with_backoff, metrics_runtime
 from db.session import make_engine, make_sessionmaker
 from domain.governance import GovernanceConfig
 from worker.main import build_worker
-from worker.outbox import LogSender, WebhookSender, run_outbox
+from worker.outbox import LogSender, Retries, WebhookSender, run_outbox
 from worker.schedules import register_schedules
 
 log = logging.getLogger("gridcase")
@@ -122,7 +122,17 @@ async def serve(
             )
             tasks.append(
                 asyncio.create_task(
-                    run_outbox(sessions, send, settings.outbox_interval), name="outbox"
+                    run_outbox(
+                        sessions,
+                        send,
+                        settings.outbox_interval,
+                        Retries(
+                            first_backoff=settings.outbox_interval,
+                            backoff_cap=settings.outbox_backoff_cap,
+                            max_attempts=settings.outbox_max_attempts,
+                        ),
+                    ),
+                    name="outbox",
                 )
             )
             runtime = (
