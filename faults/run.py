@@ -60,7 +60,7 @@ LIFECYCLE: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 # An action answered 404 or 409 right after a fault (the case not routed yet) is tried again
 # for this long before the client gives up on it.
-ACTION_PATIENCE_SECONDS = 180.0
+ACTION_PATIENCE_SECONDS = 300.0
 
 
 def free_port() -> int:
