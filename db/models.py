@@ -271,7 +271,7 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Backoff and dead letters (migration 0010): not tried again before `next_attempt_at`;
+    # Backoff and dead letters (migration 0011): not tried again before `next_attempt_at`;
     # given up at `dead_at` (a permanent refusal, or too many attempts), `last_error` says why.
     next_attempt_at: Mapped[datetime | None]
     dead_at: Mapped[datetime | None]
