@@ -30,6 +30,7 @@ from api.routes import (
     reviews,
     schedules,
     stats,
+    visits,
 )
 from api.routes import codec as codec_routes
 from core import logs
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # as the spec has them) and the codec server (which checks its own role).
     app.include_router(cases.router)
     app.include_router(actions.router)
+    app.include_router(visits.router)
     app.include_router(reviews.router, dependencies=[Depends(allowed("reviews"))])
     app.include_router(stats.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(flow.router, dependencies=[Depends(allowed("stats"))])

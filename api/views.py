@@ -42,6 +42,7 @@ def case_out(case: Case) -> CaseOut:
             in_review=case.review == "pending",
             linkage_open=case.linkage == "open",
             grid_event=case.channel == "grid_patrol",
+            verification_pending=case.verification == "pending",
         ),
         reporter={
             "name": case.reporter_name,

@@ -27,6 +27,8 @@ from domain.places import distance_m
 # the description never pass through Temporal).
 _FROM_THE_WORKFLOW = {
     "status",
+    "visit_due_at",
+    "verification",
     "received_at",
     "severity",
     "title",
@@ -274,3 +276,26 @@ async def page(
         query = query.where(condition)
     result = await session.scalars(query)
     return result.all()
+
+
+async def due_visits(
+    session: AsyncSession,
+    *,
+    by: datetime,
+    limit: int,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    after: tuple[datetime, int] | None = None,
+) -> Sequence[Case]:
+    """回访: replied cases whose call is due, the longest waiting first, keyset on (visit due
+    time, number) (`after` the last row of a page)."""
+    query = (
+        select(Case)
+        .where(Case.status == "replied", Case.visit_due_at <= by)
+        .order_by(Case.visit_due_at, Case.number)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(tuple_(Case.visit_due_at, Case.number) > tuple_(*after))
+    for condition in conditions:  # the caller's scope
+        query = query.where(condition)
+    return (await session.scalars(query)).all()

@@ -122,6 +122,10 @@ class SlaPolicyRow(Base):
     returns_for_linkage: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     agency_report: Mapped[str] = mapped_column(String(16), default="2h", server_default="2h")
     agency_done: Mapped[str] = mapped_column(String(16), default="5wd", server_default="5wd")
+    # 回访: when the call is due, unreached attempts that close a case, app ratings verified.
+    visit_after: Mapped[str] = mapped_column(String(16), default="1wd", server_default="1wd")
+    visit_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    verification_share: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
 
 
 class EscalationLevel(Base):
@@ -226,6 +230,9 @@ class Case(Base):
     replied_at: Mapped[datetime | None]
     rated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # 回访: when the return visit's call is due (the visits queue, migration 0010).
+    visit_due_at: Mapped[datetime | None]
+    verification: Mapped[str | None] = mapped_column(String(16))  # of an app rating
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -236,6 +243,7 @@ class Case(Base):
         Index("ix_cases_category_number", "category", "number"),
         Index("ix_cases_grid_number", "grid", "number"),
         Index("ix_cases_received_at", "received_at"),  # statistics: cases received in a period
+        Index("ix_cases_status_visit_due_at", "status", "visit_due_at"),  # the visits queue
     )
 
 
@@ -295,6 +303,7 @@ class RollupCounters:
     returned: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     unrated: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)  # migration 0010
     rated: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
     basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)

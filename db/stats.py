@@ -65,6 +65,7 @@ def count_columns() -> dict[str, ColumnElement[int]]:
         "returned": n().filter(Case.returns > 0),
         "rejected": n().filter(Case.outcome == "rejected"),
         "unrated": n().filter(Case.outcome == "unrated"),
+        "unreachable": n().filter(Case.outcome == "unreachable"),
         "rated": n().filter(rated),
         "satisfied": n().filter(Case.grade == "satisfied"),
         "basically_satisfied": n().filter(Case.grade == "basically_satisfied"),

@@ -38,6 +38,7 @@ from domain.linkage import OpenLinkageInput
 from domain.permissions import CaseScope, Principal, permitted
 from domain.sla import DeadlineKind
 from domain.state import CaseState
+from domain.visit import VisitInput
 
 # ---- errors: one type per meaning ----------------------------------------------------------------
 
@@ -96,7 +97,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.resolve_on_site,
         Action.merge,
     ),
-    CaseStatus.replied: (Action.rate,),
+    CaseStatus.replied: (Action.rate, Action.visit),
     CaseStatus.verifying: (Action.verify,),
     CaseStatus.resolved_on_site: (Action.confirm,),
     CaseStatus.closed: (),
@@ -129,6 +130,7 @@ INPUTS: dict[Action, type[ActionInput]] = {
     Action.confirm: ConfirmInput,
     Action.verify: VerifyInput,
     Action.merge: MergeInput,
+    Action.visit: VisitInput,
 }
 
 
@@ -141,6 +143,7 @@ def allowed_in(
     in_review: bool = False,
     linkage_open: bool = False,
     grid_event: bool = False,
+    verification_pending: bool = False,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), a
     stopped clock, a pending review or extension request, an open linkage. (The API reads it
@@ -149,6 +152,8 @@ def allowed_in(
         return list(SUSPENDED_ACTIONS)
     if in_review:
         return list(REVIEW_ACTIONS)
+    if verification_pending:  # rated in the app: only the verification call is left
+        return [Action.visit]
     # While agencies work on their parts the lead unit cannot reply, nor open a second one.
     drop: set[Action] = {Action.reply, Action.open_linkage} if linkage_open else set()
     if not grid_event or linkage_open:  # only a grid worker's own event is solved on the spot
@@ -172,6 +177,7 @@ def allowed_actions(state: CaseState, principal: Principal | None = None) -> lis
         in_review=state.review == "pending",
         linkage_open=state.linkage_open,
         grid_event=state.grid_event,
+        verification_pending=state.verification == "pending",
     )
     if principal is not None:
         where = scope(state)

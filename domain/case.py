@@ -76,6 +76,8 @@ class Action(StrEnum):
     verify = "verify"
     # The dispatcher folds a duplicate into its master case.
     merge = "merge"
+    # 回访: the return-visit desk calls the resident after the reply (domain/visit.py).
+    visit = "visit"
 
 
 class Grade(StrEnum):
@@ -91,6 +93,7 @@ class Outcome(StrEnum):
     self_resolved = "self_resolved"  # a grid event solved on the spot, confirmed by the community
     verified = "verified"  # a grid event whose fix the grid worker saw on site
     duplicate = "duplicate"  # merged into a master case, whose reply its reporter gets
+    unreachable = "unreachable"  # the return visit never reached the resident: not satisfied
 
 
 class EventType(StrEnum):
@@ -362,6 +365,11 @@ class CaseView(BaseModel):
     possible_duplicate_of: str | None = None
     merged_into: str | None = None
     merged: list[str] = []  # duplicates merged into this case
+    # The return visit: when the call is due, unreached attempts so far, and a verification
+    # call's finding on an app rating (pending / agrees / disagrees).
+    visit_due_at: datetime | None = None
+    unreached_attempts: int = 0
+    verification: str | None = None
 
 
 class Routed(BaseModel):

@@ -6,6 +6,7 @@ them, each with its numerator and denominator so anyone can check it by hand.
     on_time      按时办结率 reply deadline met on time / replied
     satisfaction 满意率    (satisfied + basically satisfied) / rated
     resolution   解决率    said solved / rated
+    unreachable  回访不通率 closed unreachable (the return visit never reached them) / replied
 
 A case belongs to the period in which it was received (Asia/Shanghai). Its facts come either from
 its record row (db.stats.case_stats) or from its event log alone (facts_from_events, a fold of the
@@ -54,6 +55,7 @@ class Counts(BaseModel):
     returned: int = 0
     rejected: int = 0
     unrated: int = 0
+    unreachable: int = 0
     rated: int = 0
     satisfied: int = 0
     basically_satisfied: int = 0
@@ -83,7 +85,7 @@ class Rate(BaseModel):
         return cls(value=value, numerator=numerator, denominator=denominator)
 
 
-RATE_KEYS = ("completion", "response", "on_time", "satisfaction", "resolution")
+RATE_KEYS = ("completion", "response", "on_time", "satisfaction", "resolution", "unreachable")
 
 
 def rates(counts: Counts) -> dict[str, Rate]:
@@ -94,6 +96,7 @@ def rates(counts: Counts) -> dict[str, Rate]:
         "on_time": Rate.of(c.replied_on_time, c.replied),
         "satisfaction": Rate.of(c.satisfied + c.basically_satisfied, c.rated),
         "resolution": Rate.of(c.solved, c.rated),
+        "unreachable": Rate.of(c.unreachable, c.replied),
     }
 
 
@@ -218,6 +221,7 @@ class CaseFacts(BaseModel):
             returned=int(self.returned),
             rejected=int(self.outcome == "rejected"),
             unrated=int(self.outcome == "unrated"),
+            unreachable=int(self.outcome == "unreachable"),
             rated=int(rated),
             satisfied=int(self.grade == "satisfied"),
             basically_satisfied=int(self.grade == "basically_satisfied"),

@@ -70,8 +70,10 @@ from domain.linkage import (
     LinkageChange,
     OpenLinkageInput,
 )
-from domain.sla import DeadlineKind, duration
+from domain.permissions import Role
+from domain.sla import DeadlineKind, due_at, duration
 from domain.state import CaseState
+from domain.visit import VisitInput, sampled_for_verification, unreached_days
 
 # A unit whose cases go unrated this often within the window gets the next one reviewed.
 UNRATED_FOR_REVIEW = 3
@@ -152,23 +154,90 @@ def _reply(change: Change, actor: str, input: ReplyInput) -> None:
     """谁办理谁答复: the resident's rating window opens; a grid event is checked on site (核查)."""
     state = change.state
     next_kind = DeadlineKind.verify if state.grid_event else DeadlineKind.rating
+    # 回访: the hotline calls the resident back (a grid event is checked on site instead).
+    visit = {} if state.grid_event else {"visit_due": _visit_due(change)}
     change.record(
         Action.reply,
         actor,
         unit=state.unit,
         result=input.result,
         due={next_kind.value: change.due(next_kind)},
+        **visit,
     )
     if state.grid_event and state.routed is not None:
         change.notify(state.routed.grid_team, "verify", f"请现场核查: {input.result}")
 
 
+def _visit_due(change: Change) -> str:
+    routed = change.state.routed
+    assert routed is not None
+    return due_at(change.now, routed.policy.visit_after, routed.working_days).isoformat()
+
+
 def _rate(change: Change, actor: str, input: RateInput) -> None:
     state = change.state
-    change.record(
-        Action.rate, actor, grade=input.grade.value, solved=input.solved, comment=input.comment
+    assert state.routed is not None and input.principal is not None
+    # A sample of the residents' own (app) ratings that would close the case is verified by a
+    # call first (the rating window stays open for it): chosen from the case id.
+    verification = (
+        input.principal.role is Role.resident
+        and input.grade is not Grade.unsatisfied
+        and sampled_for_verification(state.intake.case_id, state.routed.policy.verification_share)
     )
-    if input.grade is Grade.unsatisfied and not state.rehandled:
+    change.record(
+        Action.rate,
+        actor,
+        grade=input.grade.value,
+        solved=input.solved,
+        comment=input.comment,
+        **({"verification": True} if verification else {}),
+    )
+    if not verification:
+        _rated(change)
+
+
+def _visit(change: Change, actor: str, input: VisitInput) -> None:
+    """回访: reached, the resident's grade is the rating (or verifies the app's); not reached,
+    the attempt counts once per working day, and the policy's number of them closes the case."""
+    state = change.state
+    assert state.routed is not None
+    policy = state.routed.policy
+    if not input.reached:
+        days = unreached_days(state.unreached, change.now, state.routed.working_days)
+        change.record(
+            Action.visit,
+            actor,
+            reached=False,
+            note=input.note,
+            unreached=[d.isoformat() for d in days],
+        )
+        if len(days) >= policy.visit_attempts:
+            # A verification that never reaches the resident leaves the app's rating standing.
+            verifying = state.verification == "pending"
+            close(change, Outcome.rated if verifying else Outcome.unreachable)
+        return
+    assert input.grade is not None
+    if state.verification == "pending":
+        change.record(
+            Action.visit,
+            actor,
+            reached=True,
+            grade=input.grade.value,
+            solved=input.solved,
+            app_grade=state.grade.value if state.grade else None,
+            agrees=input.grade is state.grade,
+        )
+        close(change, Outcome.rated)
+        return
+    change.record(Action.visit, actor, reached=True, grade=input.grade.value, solved=input.solved)
+    _rated(change)
+
+
+def _rated(change: Change) -> None:
+    """What a rating (the app's or a reached call's) does: closes, or sends it back."""
+    state = change.state
+    assert state.grade is not None
+    if state.grade is Grade.unsatisfied and not state.rehandled:
         # 重办: once, by the same unit, with a fresh reply deadline.
         change.record(
             EventType.rehandling,
@@ -176,7 +245,7 @@ def _rate(change: Change, actor: str, input: RateInput) -> None:
             unit=state.unit,
             due={"reply": change.due(DeadlineKind.reply)},
         )
-    elif input.grade is Grade.unsatisfied:
+    elif state.grade is Grade.unsatisfied:
         # Unsatisfied after re-handling: a supervisor decides (the review queue).
         change.record(EventType.review_opened, SYSTEM, unit=state.unit)
         change.notify(supervisor(state), "review", "二次不满意, 请督办审查")
@@ -324,6 +393,7 @@ _ACTIONS: dict[Action, Any] = {
     Action.confirm: _confirm,
     Action.verify: _verify,
     Action.merge: _merge,
+    Action.visit: _visit,
 }
 
 
@@ -386,9 +456,10 @@ def next_alarm(state: CaseState) -> Alarm | None:
     return min(alarms, key=lambda alarm: alarm.at) if alarms else None
 
 
-def counts_unrated(alarm: Alarm) -> bool:
+def counts_unrated(state: CaseState, alarm: Alarm) -> bool:
     """Whether ringing `alarm` needs the unit's recent unrated closures (an activity's answer)."""
-    return alarm.kind == "due" and alarm.deadline is DeadlineKind.rating
+    rating = alarm.kind == "due" and alarm.deadline is DeadlineKind.rating
+    return rating and state.verification != "pending"
 
 
 def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 0) -> Step:
@@ -414,6 +485,8 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
     elif alarm.kind == "climb":
         climb(change, EventType.escalated, SYSTEM, f"{kind} still not met", deadline.kind)
         link_if_big(change)
+    elif deadline.kind is DeadlineKind.rating and state.verification == "pending":
+        close(change, Outcome.rated)  # no verification call in the window: the app's rating
     elif deadline.kind is DeadlineKind.rating and unrated_recently >= UNRATED_FOR_REVIEW:
         # Residents of this unit keep not answering: a supervisor looks before it closes.
         change.record(

@@ -18,6 +18,7 @@ class Role(StrEnum):
     operator = "operator"  # IT operations: reads everything, changes nothing
     admin = "admin"  # reference data, and every action (the system's owner)
     resident = "resident"  # a per-case token from intake: read it, rate it
+    visitor = "visitor"  # 回访 staff of the hotline office: call residents back, every case
 
 
 class Principal(BaseModel):
@@ -98,6 +99,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "reassign": SUPERVISION,
     "reject": frozenset({Role.dispatcher}),
     "merge": frozenset({Role.dispatcher}),
+    "visit": frozenset({Role.dispatcher, Role.visitor}),
+    "visits": frozenset({Role.dispatcher, Role.visitor, Role.supervisor, Role.operator}),
     "open_linkage": SUPERVISION,
     "urge": SUPERVISION,
     "escalate": SUPERVISION,
@@ -122,7 +125,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "outbox": frozenset({Role.operator}),  # dead letters: who runs the system looks and requeues
 }
 # Roles that need a resident's phone number to do their job; everyone else sees it masked.
-SEES_PHONE = frozenset({Role.dispatcher, Role.unit_handler, Role.grid_worker, Role.admin})
+SEES_PHONE = frozenset(
+    {Role.dispatcher, Role.unit_handler, Role.grid_worker, Role.visitor, Role.admin}
+)
 
 
 def may(principal: Principal, action: str) -> bool:
@@ -133,7 +138,7 @@ def may(principal: Principal, action: str) -> bool:
 def visibility(principal: Principal) -> Visibility:
     """Which cases the principal may see at all (outside them, a case does not exist for it)."""
     role, unit = principal.role, principal.unit
-    if role in (Role.dispatcher, Role.operator, Role.admin):
+    if role in (Role.dispatcher, Role.visitor, Role.operator, Role.admin):
         return Visibility(everything=True)
     if role is Role.unit_handler and unit:
         # A unit's own cases; a residents' committee also reads its community's, to confirm them.

@@ -74,6 +74,11 @@ class SlaPolicy(BaseModel):
     returns_for_linkage: int = Field(default=2, ge=1)
     agency_report: str = "2h"
     agency_done: str = "5wd"
+    # 回访: the call is due this long after the reply; this many unreached attempts on different
+    # working days close the case unreachable; this share of app ratings is verified by a call.
+    visit_after: str = "1wd"
+    visit_attempts: int = Field(default=3, ge=1)
+    verification_share: float = Field(default=0.1, ge=0, le=1)
 
     @field_validator(
         "accept",
@@ -85,6 +90,7 @@ class SlaPolicy(BaseModel):
         "max_suspended",
         "agency_report",
         "agency_done",
+        "visit_after",
     )
     @classmethod
     def _valid_limit(cls, value: str) -> str:

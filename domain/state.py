@@ -8,7 +8,7 @@ KPIs and the generated history see exactly the state the workflow had.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -67,6 +67,11 @@ class CaseState(BaseModel):
     merged: list[str] = []  # duplicates merged into this case
     merged_into: str | None = None
     repeats: list[str] = []  # the earlier requests this one repeats (domain.repeat)
+    # 回访 (domain/visit.py): when the call is due, the working days with an unreached attempt,
+    # and a verification call's finding on an app rating (pending / agrees / disagrees).
+    visit_due_at: datetime | None = None
+    unreached: list[date] = []
+    verification: str | None = None
 
     @property
     def grid_event(self) -> bool:
@@ -191,11 +196,27 @@ def _reply(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.replied_at, state.result = at, data.get("result")
     verifying = "verify" in (data.get("due") or {})
     state.status = CaseStatus.verifying if verifying else CaseStatus.replied
+    visit_due = data.get("visit_due")
+    state.visit_due_at = datetime.fromisoformat(visit_due) if visit_due else None
+    state.unreached = []
 
 
 def _rate(state: CaseState, data: dict[str, Any], at: datetime) -> None:
-    _meet(state, DeadlineKind.rating, at)
+    if data.get("verification"):  # the rating window stays open for the verification call
+        state.verification = "pending"
+    else:
+        _meet(state, DeadlineKind.rating, at)
     state.grade, state.solved, state.rated_at = Grade(data["grade"]), data.get("solved"), at
+
+
+def _visit(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    if not data["reached"]:
+        state.unreached = [date.fromisoformat(d) for d in data["unreached"]]
+    elif state.verification == "pending":  # the app's rating stays; the call's is beside it
+        _meet(state, DeadlineKind.rating, at)
+        state.verification = "agrees" if data["agrees"] else "disagrees"
+    else:  # reached: the resident's grade is the rating
+        _rate(state, data, at)
 
 
 def _back_to_the_unit(state: CaseState) -> None:
@@ -334,6 +355,7 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     Action.contact: _contact,
     Action.reply: _reply,
     Action.rate: _rate,
+    Action.visit: _visit,
     EventType.rehandling: _rehandling,
     EventType.review_opened: _review_opened,
     Action.reopen: _reopen,
@@ -404,4 +426,7 @@ def view(state: CaseState, allowed: list[Action]) -> CaseView:
         possible_duplicate_of=intake.possible_duplicate_of,
         merged_into=state.merged_into,
         merged=list(state.merged),
+        visit_due_at=state.visit_due_at,
+        unreached_attempts=len(state.unreached),
+        verification=state.verification,
     )

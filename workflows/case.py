@@ -185,7 +185,7 @@ class CaseWorkflow:
                 await self._take(lifecycle.ring(self._state, alarm, workflow.now(), unrated))
 
     async def _unrated_recently(self, alarm: Alarm) -> int:
-        if not lifecycle.counts_unrated(alarm) or self._state.unit is None:
+        if not lifecycle.counts_unrated(self._state, alarm) or self._state.unit is None:
             return 0
         return await workflow.execute_activity_method(
             CaseActivities.count_unrated,

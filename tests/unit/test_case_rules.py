@@ -24,8 +24,8 @@ def test_the_unit_contacts_the_resident_before_it_replies() -> None:
     assert Action.reply in after and Action.contact not in after
 
 
-def test_only_the_resident_rating_follows_a_reply_and_nothing_follows_closure() -> None:
-    assert allowed_actions(CaseStatus.replied, contacted=True) == [Action.rate]
+def test_only_the_rating_or_the_return_visit_follows_a_reply_and_nothing_follows_closure() -> None:
+    assert allowed_actions(CaseStatus.replied, contacted=True) == [Action.rate, Action.visit]
     assert allowed_actions(CaseStatus.closed, contacted=True) == []
 
 

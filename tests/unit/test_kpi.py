@@ -48,6 +48,7 @@ def test_each_rate_keeps_its_numerator_and_denominator() -> None:
         basically_satisfied=1,
         unsatisfied=1,
         solved=4,
+        unreachable=2,
     )
     assert rates(counts) == {
         "completion": Rate(value=0.8, numerator=8, denominator=10),
@@ -55,6 +56,7 @@ def test_each_rate_keeps_its_numerator_and_denominator() -> None:
         "on_time": Rate(value=0.875, numerator=7, denominator=8),
         "satisfaction": Rate(value=0.8, numerator=4, denominator=5),
         "resolution": Rate(value=0.8, numerator=4, denominator=5),
+        "unreachable": Rate(value=0.25, numerator=2, denominator=8),
     }
 
 
