@@ -29,6 +29,7 @@ _FROM_THE_WORKFLOW = {
     "status",
     "visit_due_at",
     "verification",
+    "chases",
     "received_at",
     "severity",
     "title",

@@ -126,6 +126,7 @@ class SlaPolicyRow(Base):
     visit_after: Mapped[str] = mapped_column(String(16), default="1wd", server_default="1wd")
     visit_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     verification_share: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
+    chases_per_day: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
 
 class EscalationLevel(Base):
@@ -233,6 +234,7 @@ class Case(Base):
     # 回访: when the return visit's call is due (the visits queue, migration 0010).
     visit_due_at: Mapped[datetime | None]
     verification: Mapped[str | None] = mapped_column(String(16))  # of an app rating
+    chases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催促, 0011
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

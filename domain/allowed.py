@@ -39,6 +39,7 @@ from domain.permissions import CaseScope, Principal, permitted
 from domain.sla import DeadlineKind
 from domain.state import CaseState
 from domain.visit import VisitInput
+from domain.voice import AddInfoInput, ChaseInput, chases_on
 
 # ---- errors: one type per meaning ----------------------------------------------------------------
 
@@ -68,6 +69,8 @@ class InvalidInput(Refused):
 
 # ---- what may be done now --------------------------------------------------------------------
 
+# The resident is heard while the case is with a unit or the dispatcher (stopped clock or not).
+RESIDENT_VOICE = (Action.add_info, Action.chase)
 # What may be done in each state; narrowed by `allowed_actions`.
 ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
     CaseStatus.received: (),
@@ -81,8 +84,15 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.open_linkage,
         Action.resolve_on_site,
         Action.merge,
+        *RESIDENT_VOICE,
     ),
-    CaseStatus.returned: (Action.reassign, Action.reject, Action.escalate, Action.merge),
+    CaseStatus.returned: (
+        Action.reassign,
+        Action.reject,
+        Action.escalate,
+        Action.merge,
+        *RESIDENT_VOICE,
+    ),
     CaseStatus.in_progress: (
         Action.contact,
         Action.progress,
@@ -96,6 +106,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.open_linkage,
         Action.resolve_on_site,
         Action.merge,
+        *RESIDENT_VOICE,
     ),
     CaseStatus.replied: (Action.rate, Action.visit),
     CaseStatus.verifying: (Action.verify,),
@@ -103,7 +114,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
     CaseStatus.closed: (),
 }
 # While the clock is stopped the unit may only note progress or resume.
-SUSPENDED_ACTIONS = (Action.progress, Action.resume)
+SUSPENDED_ACTIONS = (Action.progress, Action.resume, *RESIDENT_VOICE)
 # While a supervisor reviews a twice-unsatisfied case, only the supervisor acts.
 REVIEW_ACTIONS = (Action.review_close, Action.reopen)
 
@@ -131,6 +142,8 @@ INPUTS: dict[Action, type[ActionInput]] = {
     Action.verify: VerifyInput,
     Action.merge: MergeInput,
     Action.visit: VisitInput,
+    Action.add_info: AddInfoInput,
+    Action.chase: ChaseInput,
 }
 
 
@@ -238,6 +251,12 @@ def _refusal(state: CaseState, action: Action, input: ActionInput, now: datetime
         return "the case is already at the top of the ladder"
     if action is Action.suspend and routed and state.suspensions >= routed.policy.max_suspensions:
         return f"the policy allows {routed.policy.max_suspensions} suspension(s)"
+    if (
+        action is Action.chase
+        and routed
+        and (chases_on(state.chased, now) >= routed.policy.chases_per_day)
+    ):
+        return f"the policy takes {routed.policy.chases_per_day} chaser(s) a day"
     if isinstance(input, MergeInput) and input.into == state.intake.case_id:
         return "a case cannot be merged into itself"
     if isinstance(input, ExtensionRequestInput):

@@ -78,6 +78,9 @@ class Action(StrEnum):
     merge = "merge"
     # 回访: the return-visit desk calls the resident after the reply (domain/visit.py).
     visit = "visit"
+    # The resident's voice on an open case (domain/voice.py): more information, a chaser (催促).
+    add_info = "add_info"
+    chase = "chase"
 
 
 class Grade(StrEnum):
@@ -370,6 +373,7 @@ class CaseView(BaseModel):
     visit_due_at: datetime | None = None
     unreached_attempts: int = 0
     verification: str | None = None
+    chases: int = 0  # the resident's chasers (催促)
 
 
 class Routed(BaseModel):

@@ -74,6 +74,7 @@ from domain.permissions import Role
 from domain.sla import DeadlineKind, due_at, duration
 from domain.state import CaseState
 from domain.visit import VisitInput, sampled_for_verification, unreached_days
+from domain.voice import AddInfoInput, ChaseInput
 
 # A unit whose cases go unrated this often within the window gets the next one reviewed.
 UNRATED_FOR_REVIEW = 3
@@ -253,6 +254,19 @@ def _rated(change: Change) -> None:
         close(change, Outcome.rated)
 
 
+def _add_info(change: Change, actor: str, input: AddInfoInput) -> None:
+    """The resident adds to the request: recorded, and sent to the unit that holds it."""
+    photo = str(input.photo_url) if input.photo_url else None
+    change.record(Action.add_info, actor, note=input.note, photo_url=photo)
+    change.notify(change.state.unit, "add_info", f"诉求人补充: {input.note or photo}")
+
+
+def _chase(change: Change, actor: str, input: ChaseInput) -> None:
+    """催促: the resident chases; recorded, counted and sent to the unit."""
+    change.record(Action.chase, actor, unit=change.state.unit, note=input.note)
+    change.notify(change.state.unit, "chase", f"诉求人催促: {input.note or '请尽快办理'}")
+
+
 def _urge(change: Change, actor: str, input: UrgeInput) -> None:
     """催办: a supervisor chases the unit."""
     change.record(Action.urge, actor, unit=change.state.unit, note=input.note)
@@ -394,6 +408,8 @@ _ACTIONS: dict[Action, Any] = {
     Action.verify: _verify,
     Action.merge: _merge,
     Action.visit: _visit,
+    Action.add_info: _add_info,
+    Action.chase: _chase,
 }
 
 

@@ -100,6 +100,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "reject": frozenset({Role.dispatcher}),
     "merge": frozenset({Role.dispatcher}),
     "visit": frozenset({Role.dispatcher, Role.visitor}),
+    # The resident's voice: with its token, or through the hotline's dispatcher.
+    "add_info": frozenset({Role.resident, Role.dispatcher}),
+    "chase": frozenset({Role.resident, Role.dispatcher}),
     "visits": frozenset({Role.dispatcher, Role.visitor, Role.supervisor, Role.operator}),
     "open_linkage": SUPERVISION,
     "urge": SUPERVISION,

@@ -79,6 +79,8 @@ class SlaPolicy(BaseModel):
     visit_after: str = "1wd"
     visit_attempts: int = Field(default=3, ge=1)
     verification_share: float = Field(default=0.1, ge=0, le=1)
+    # The resident's chasers (催促) a case takes per local day.
+    chases_per_day: int = Field(default=2, ge=1)
 
     @field_validator(
         "accept",

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from domain.calendar import SUBDISTRICT_TZ
 from domain.case import (
     Action,
     CaseIntake,
@@ -72,6 +73,7 @@ class CaseState(BaseModel):
     visit_due_at: datetime | None = None
     unreached: list[date] = []
     verification: str | None = None
+    chased: list[date] = []  # the local day of each of the resident's chasers
 
     @property
     def grid_event(self) -> bool:
@@ -300,6 +302,10 @@ def _confirm(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     _meet(state, DeadlineKind.verify, at)
 
 
+def _chase(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.chased.append(at.astimezone(SUBDISTRICT_TZ).date())
+
+
 def _merge(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.merged_into = data["into"]
 
@@ -356,6 +362,7 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     Action.reply: _reply,
     Action.rate: _rate,
     Action.visit: _visit,
+    Action.chase: _chase,
     EventType.rehandling: _rehandling,
     EventType.review_opened: _review_opened,
     Action.reopen: _reopen,
@@ -429,4 +436,5 @@ def view(state: CaseState, allowed: list[Action]) -> CaseView:
         visit_due_at=state.visit_due_at,
         unreached_attempts=len(state.unreached),
         verification=state.verification,
+        chases=len(state.chased),
     )

@@ -14,6 +14,8 @@ def test_a_dispatched_case_can_be_accepted_returned_reassigned_rejected_or_chase
         Action.escalate,
         Action.open_linkage,
         Action.merge,
+        Action.add_info,
+        Action.chase,
     }
 
 
@@ -29,10 +31,12 @@ def test_only_the_rating_or_the_return_visit_follows_a_reply_and_nothing_follows
     assert allowed_actions(CaseStatus.closed, contacted=True) == []
 
 
-def test_a_suspended_case_only_takes_progress_notes_and_resume() -> None:
+def test_a_suspended_case_only_takes_progress_notes_resume_and_the_residents_voice() -> None:
     assert allowed_actions(CaseStatus.in_progress, contacted=True, suspended=True) == [
         Action.progress,
         Action.resume,
+        Action.add_info,
+        Action.chase,
     ]
 
 
