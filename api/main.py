@@ -31,7 +31,6 @@ from api.routes import (
     schedules,
     stats,
     visits,
-    voice,
 )
 from api.routes import codec as codec_routes
 from core import logs
@@ -111,7 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(actions.router)
     app.include_router(visits.router)
-    app.include_router(voice.router)
     app.include_router(reviews.router, dependencies=[Depends(allowed("reviews"))])
     app.include_router(stats.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(flow.router, dependencies=[Depends(allowed("stats"))])

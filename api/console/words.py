@@ -40,6 +40,9 @@ ACTION = {
     "confirm": "确认办结",
     "verify": "现场核查",
     "merge": "合并重复件",
+    "visit": "回访",
+    "add_info": "补充诉求",
+    "chase": "催促",
 }
 DEADLINE = {
     "accept": "签收时限",

@@ -46,6 +46,8 @@ from domain.linkage import (
     ReleaseAgencyInput,
 )
 from domain.permissions import Principal, Role
+from domain.visit import VisitInput
+from domain.voice import AddInfoInput, ChaseInput
 from workflows.linkage import linkage_id
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -195,6 +197,28 @@ async def confirm(case_id: CaseId, body: ConfirmInput, act: Act) -> CaseOut:
 async def verify(case_id: CaseId, body: VerifyInput, act: Act) -> CaseOut:
     """核查: the grid worker checks the unit's fix on site; not fixed sends it back."""
     return await act(case_id, Action.verify, body)
+
+
+# ---- the resident: return visits (回访) and the resident's own voice ------------------------
+
+
+@router.post("/{case_id}/visit", response_model=CaseOut, responses=_ERRORS)
+async def visit(case_id: CaseId, body: VisitInput, act: Act) -> CaseOut:
+    """回访: reached (grade and solved: the rating), or not reached (with a note). The policy's
+    number of unreached attempts on different working days closes the case `unreachable`."""
+    return await act(case_id, Action.visit, body)
+
+
+@router.post("/{case_id}/add_info", response_model=CaseOut, responses=_ERRORS)
+async def add_info(case_id: CaseId, body: AddInfoInput, act: Act) -> CaseOut:
+    """The resident (its token) or a dispatcher adds a note or a photo URL: sent to the unit."""
+    return await act(case_id, Action.add_info, body)
+
+
+@router.post("/{case_id}/chase", response_model=CaseOut, responses=_ERRORS)
+async def chase(case_id: CaseId, body: ChaseInput, act: Act) -> CaseOut:
+    """催促: recorded, counted on the case and sent to the unit (the policy's number a day)."""
+    return await act(case_id, Action.chase, body)
 
 
 # ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------

@@ -1,35 +1,25 @@
-"""The return-visit desk (回访): the queue of cases due for a call, and the call's outcome (the
-`visit` action, one Update through the action adapter)."""
+"""The return-visit desk's queue (回访): replied cases due for a call. The call itself is the
+`visit` action (routes/actions.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.actions import Act
 from api.auth import allowed
 from api.deps import SessionDep
 from api.edge import instant
 from api.listing import decode_cursor, encode_cursor
-from api.schemas import CaseId, CaseOut, CaseSummary
+from api.schemas import CaseSummary
 from api.scope import scope_conditions
 from db import cases
-from domain.case import Action, Grade
+from domain.case import Grade
 from domain.permissions import SEES_PHONE, Principal, mask_phone
-from domain.visit import VisitInput
 
 router = APIRouter(tags=["visits"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "The caller's role may not call residents back"},
-    404: {"description": "Unknown case"},
-    409: {"description": "Not waiting for a return visit; details list what is allowed"},
-    422: {"description": "Invalid body"},
-    503: {"description": "Temporal or PostgreSQL unavailable; retry after Retry-After seconds"},
-}
 
 
 class DueVisit(CaseSummary):
@@ -82,13 +72,6 @@ async def due_visits(
     return VisitPage(
         items=items, next_cursor=encode_cursor(last.visit_due_at, last.number) if last else None
     )
-
-
-@router.post("/v1/cases/{case_id}/visit", response_model=CaseOut, responses=_ERRORS)
-async def visit(case_id: CaseId, body: VisitInput, act: Act) -> CaseOut:
-    """回访: reached (grade and solved: the rating), or not reached (with a note). The policy's
-    number of unreached attempts on different working days closes the case `unreachable`."""
-    return await act(case_id, Action.visit, body)
 
 
 def _phone(phone: str | None, calls: bool) -> str | None:
