@@ -139,8 +139,8 @@ async def test_the_statistics_draw_their_charts_and_table(stack: Stack, page: Pa
     await sign_in(page, stack, "dispatcher")
     await page.goto(f"{stack.api}/console/stats?by=category")
     charts = page.get_by_test_id("kpi-chart")
-    await expect(charts).to_have_count(5)
-    for index in range(5):  # ECharts drew each one (an svg with its bars)
+    await expect(charts).to_have_count(6)  # the five rates and the unreachable rate
+    for index in range(6):  # ECharts drew each one (an svg with its bars)
         await expect(charts.nth(index).locator("svg path").first).to_be_attached()
     await expect(page.get_by_test_id("kpi-table")).to_contain_text("办结率")
     async with page.expect_download() as download:

@@ -107,6 +107,8 @@ async def test_a_case_driven_over_http_closes_with_its_row_events_and_search_att
         "escalate",
         "open_linkage",
         "merge",
+        "add_info",
+        "chase",
     ]
     assert len(live["pending_deadlines"]) == 3
 
@@ -203,6 +205,8 @@ async def test_an_action_not_allowed_now_is_a_409_that_says_what_is(api: httpx.A
             "escalate",
             "open_linkage",
             "merge",
+            "add_info",
+            "chase",
         ],
     }
 

@@ -106,6 +106,7 @@ async def test_march_by_community_counts_and_rates_are_exact(
         "returned": 1,
         "rejected": 1,
         "unrated": 1,
+        "unreachable": 0,
         "rated": 4,
         "satisfied": 3,
         "basically_satisfied": 1,
@@ -121,6 +122,7 @@ async def test_march_by_community_counts_and_rates_are_exact(
         "on_time": rate(0.8, 4, 5),
         "satisfaction": rate(1.0, 4, 4),
         "resolution": rate(0.75, 3, 4),
+        "unreachable": rate(0.0, 0, 5),
     }
     assert c05["counts"]["unsatisfied"] == 1 and c05["counts"]["replied_on_time"] == 1
     assert c05["rates"]["satisfaction"] == rate(0.0, 0, 1)

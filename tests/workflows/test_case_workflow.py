@@ -157,6 +157,8 @@ async def test_an_action_in_the_wrong_state_is_rejected_before_history(start: An
         "escalate",
         "open_linkage",
         "merge",
+        "add_info",
+        "chase",
     ]
     state = await handle.query(CaseWorkflow.state)
     assert state.status is CaseStatus.dispatched and state.last_seq == 2

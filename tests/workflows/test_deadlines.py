@@ -145,7 +145,7 @@ async def test_suspension_stops_every_clock_and_resume_keeps_the_time_left(
     handle = await start()
     await act(handle, Action.accept, AcceptInput())
     suspended = await act(handle, Action.suspend, SuspendInput(reason="等待居民提供材料"))
-    assert suspended.allowed_actions == ["progress", "resume"]
+    assert suspended.allowed_actions == ["progress", "resume", "add_info", "chase"]
     await time_skipping.sleep(timedelta(days=3))  # far past the 24 h contact limit
     resumed = await act(handle, Action.resume, ResumeInput())
     moved = (
