@@ -231,10 +231,10 @@ class Case(Base):
     replied_at: Mapped[datetime | None]
     rated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    # 回访: when the return visit's call is due (the visits queue, migration 0011).
+    # 回访: when the return visit's call is due (the visits queue, migration 0012).
     visit_due_at: Mapped[datetime | None]
     verification: Mapped[str | None] = mapped_column(String(16))  # of an app rating
-    chases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催促, 0012
+    chases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催促, 0013
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -305,7 +305,7 @@ class RollupCounters:
     returned: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     unrated: Mapped[int] = mapped_column(Integer, default=0)
-    unreachable: Mapped[int] = mapped_column(Integer, default=0)  # migration 0011
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)  # migration 0012
     rated: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
     basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,8 +1,8 @@
 """return visits: the policy's visit fields, when a case's call is due (the visits queue) and
 the `unreachable` counter in both rollups
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 The new counter is kept by a trigger of its own beside each rollup's (adding what the old row
 counted and the new one counts, at the same key), so the counters of 0005 stay as they were.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
