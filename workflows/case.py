@@ -3,8 +3,11 @@
 A thin shell around the case's life in `domain.lifecycle`: each human action is an Update of the
 same name (validated by the model before anything reaches history, then applied by it), one
 timer waits for the alarm the model names, one activity records what each step returned, and
-continue-as-new carries the state object itself. The reporter's name, phone and the description
-never enter this history: intake keeps them in PostgreSQL.
+continue-as-new carries the state object itself.
+
+History is the server's work and the case's replay cost for as long as it lives: the alarm's
+timer keeps running while the alarm it waits for stays the same and is left pending, not
+cancelled, when the case ends, and search attributes are upserted only when they change.
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ class CaseWorkflow:
         self._version = 0
         # One change at a time: actions, signals and alarms are applied and recorded in order.
         self._lock = asyncio.Lock()
+        # The running alarm timer and the alarm it waits for (kept while the alarm stays).
+        self._timer: tuple[Alarm, asyncio.Task[None]] | None = None
+        # What the search attributes hold now, by name, so only a change is upserted.
+        self._indexed: dict[str, Any] = {}
         for action in Action:
             self._register(action)
 
@@ -93,7 +100,7 @@ class CaseWorkflow:
                 )
                 await self._take(lifecycle.route(self._state, routed, workflow.now()))
         else:
-            workflow.upsert_search_attributes(self._search_attributes())
+            self._index()
         while self._state.outcome is None:
             await self._wait_for_alarm()
             if self._history_full():
@@ -165,24 +172,32 @@ class CaseWorkflow:
     async def _wait_for_alarm(self) -> None:
         version = self._version
         alarm = lifecycle.next_alarm(self._state)
+        timer = self._plan(alarm)
         if alarm is None:
             await workflow.wait_condition(lambda: self._version != version)
             return
-        timeout = alarm.at - workflow.now()
-        if timeout > timedelta(0):
-            try:
-                await workflow.wait_condition(
-                    lambda: self._version != version,
-                    timeout=timeout,
-                    timeout_summary=alarm.summary,
-                )
-                return
-            except TimeoutError:
-                pass
+        if timer is not None:
+            await workflow.wait_condition(lambda: self._version != version or timer.done())
+            if not timer.done():
+                return  # the state moved: plan again (the timer stays if the alarm did)
+            self._timer = None
         async with self._lock:
             if self._version == version:  # no action slipped in while we waited for the lock
                 unrated = await self._unrated_recently(alarm)
                 await self._take(lifecycle.ring(self._state, alarm, workflow.now(), unrated))
+
+    def _plan(self, alarm: Alarm | None) -> asyncio.Task[None] | None:
+        """The timer for `alarm`: the running one while the alarm is the same, else a new one
+        (cancelling the old); None when there is no alarm or it is already due."""
+        if self._timer is not None and self._timer[0] != alarm:
+            self._timer[1].cancel()
+            self._timer = None
+        if alarm is None or alarm.at <= workflow.now():
+            return None
+        if self._timer is None:
+            sleep = workflow.sleep(alarm.at - workflow.now(), summary=alarm.summary)
+            self._timer = (alarm, asyncio.create_task(sleep))
+        return self._timer[1]
 
     async def _unrated_recently(self, alarm: Alarm) -> int:
         if not lifecycle.counts_unrated(self._state, alarm) or self._state.unit is None:
@@ -224,7 +239,7 @@ class CaseWorkflow:
             raise
         self._persisted = events[-1].seq
         self._version += 1
-        workflow.upsert_search_attributes(self._search_attributes())
+        self._index()
         workflow.set_current_details(self._details())
         if step.start_linkage is not None:
             self._linkage = await workflow.start_child_workflow(
@@ -289,6 +304,18 @@ class CaseWorkflow:
         if state.linkage is not None:
             lines.append(f"linkage {state.linkage.status.value}")
         return "\n\n".join(lines)
+
+    def _index(self) -> None:
+        """Upsert the search attributes that changed since the last upsert (if any did)."""
+        changed = [
+            update
+            for update in self._search_attributes()
+            if update.key.name not in self._indexed
+            or self._indexed[update.key.name] != update.value
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._indexed.update((update.key.name, update.value) for update in changed)
 
     def _search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         state, routed = self._state, self._state.routed

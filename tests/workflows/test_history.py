@@ -30,7 +30,7 @@ async def test_a_long_case_continues_as_new_and_loses_nothing(
     first = await handle.query(CaseWorkflow.state)
     await act(handle, Action.accept, AcceptInput())
     await act(handle, Action.contact, ContactInput(note="已联系"))
-    for n in range(12):  # each note adds about ten history events
+    for n in range(12):  # each note adds six history events
         await act(handle, Action.progress, ProgressInput(note=f"进展 {n}"))
 
     latest = time_skipping.client.get_workflow_handle(handle.id)
@@ -51,3 +51,27 @@ async def test_a_long_case_continues_as_new_and_loses_nothing(
     assert len(events) == closed.last_seq  # one row per step, none lost or doubled
     assert events[:4] == ["received", "dispatched", "accept", "contact"]
     assert events[-2:] == ["rate", "closed"]
+
+
+async def test_a_note_that_moves_no_alarm_keeps_the_timer_and_the_search_attributes(
+    start: Any, time_skipping: WorkflowEnvironment
+) -> None:
+    handle = await start()
+    await act(handle, Action.accept, AcceptInput())
+    await act(handle, Action.contact, ContactInput(note="已联系"))
+    before = len((await handle.fetch_history()).events)
+    await act(handle, Action.progress, ProgressInput(note="进展"))
+
+    added = [e.event_type for e in (await handle.fetch_history()).events[before:]]
+    for unchanged in (
+        HistoryEventType.EVENT_TYPE_TIMER_CANCELED,
+        HistoryEventType.EVENT_TYPE_TIMER_STARTED,
+        HistoryEventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    ):
+        assert unchanged not in added
+    await act(handle, Action.reply, ReplyInput(result="已处理"))
+    closed = await act(handle, Action.rate, RateInput(grade=Grade.satisfied))
+    assert closed.status is CaseStatus.closed
+    history = await handle.fetch_history()
+    # The case ends with its rating timer pending: nothing to cancel once it is closed.
+    assert history.events[-2].event_type != HistoryEventType.EVENT_TYPE_TIMER_CANCELED
