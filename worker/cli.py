@@ -71,15 +71,12 @@ async def up(settings: Settings) -> None:
     try:
         if postgres is not None:
             settings = settings.model_copy(update={"database_url": postgres.url()})
-        # Only the laptop stack's dev UI may call the codec server without a token: it cannot
-        # send one. Against external servers the codec server wants an operator's token.
-        settings = settings.model_copy(update={"codec_open": embedded_temporal})
+        settings = laptop_only(settings)
         counts = await _migrate_and_seed(settings)
         log.info("reference data: %s", counts)
         env = None
         also = []
         if embedded_temporal:
-            settings = settings.model_copy(update={"demo_signin": True})  # the laptop stack
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             # The dev server's UI listens on a spare port; operators open it read-only, through
             # worker.temporal_ui, at the port the banner prints.
@@ -111,6 +108,14 @@ async def up(settings: Settings) -> None:
     finally:
         if postgres is not None and postgres.started:
             postgres.stop()
+
+
+def laptop_only(settings: Settings) -> Settings:
+    """What only the laptop stack (embedded Temporal) opens: the codec server to the dev UI, which
+    cannot send a token, and the demo sign-in. Against external servers both stay shut, whatever
+    the environment says, and the codec server wants an operator's token."""
+    embedded = settings.temporal_address is None
+    return settings.model_copy(update={"codec_open": embedded, "demo_signin": embedded})
 
 
 def _banner(settings: Settings, embedded_temporal: bool) -> str:

@@ -21,6 +21,7 @@ from core.config import Settings
 from db.session import make_engine
 from tests.conftest import bearer
 from tests.integration.conftest import app_settings, new_case
+from worker.cli import laptop_only
 
 
 async def test_the_raw_history_holds_no_phone_number_and_the_codec_server_decodes_it(
@@ -115,3 +116,27 @@ async def test_a_failed_statement_does_not_repeat_its_values(settings: Settings)
     finally:
         await engine.dispose()
     assert "13900000002" not in str(failed.value) and "李先生" not in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("external", "anonymous_status"), [(True, 401), (False, 200)], ids=["external", "laptop"]
+)
+async def test_gridcase_up_opens_the_codec_server_to_anonymous_callers_only_on_the_laptop(
+    settings: Settings, dev_server: WorkflowEnvironment, external: bool, anonymous_status: int
+) -> None:
+    # Even an environment that asks for an open codec server and the demo sign-in gets neither
+    # when `up` runs against an external Temporal server.
+    asked = settings.model_copy(update={"codec_open": True, "demo_signin": True})
+    if external:
+        asked = app_settings(asked, dev_server, "unused")
+    else:
+        asked = asked.model_copy(update={"temporal_address": None})
+    chosen = laptop_only(asked)
+    assert chosen.demo_signin is not external
+    app = create_app(chosen)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        anonymous = await client.post("/codec/decode", content='{"payloads": []}')
+    assert anonymous.status_code == anonymous_status
