@@ -16,55 +16,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import tempfile
-import time
 from datetime import UTC, datetime
 from datetime import time as clock
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.stats import measure
-from core.config import Settings
-from db import flow, policies, reference, stats
-from db.generate import generate
-from db.migrate import upgrade
-from db.session import make_engine, make_sessionmaker
+from bench.history import generated_history, measure
+from db import flow, policies, stats
 from domain.calendar import SUBDISTRICT_TZ
 from domain.state import replay
 from domain.whatif import PolicyChange, compare
-from worker.stack import create_database, start_postgres
 
 
 async def main(cases_wanted: int, repeat: int) -> None:
     console = Console()
-    admin = os.environ.get("DATABASE_URL") or start_postgres(
-        Path(tempfile.mkdtemp(prefix="gridcase-bench-")), database="postgres"
-    )
-    url = create_database(admin, f"gridcase_bench_{os.getpid()}")
-    settings = Settings(database_url=url)
-    await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
-    engine = make_engine(settings, pool_size=2)
-    sessions = make_sessionmaker(engine)
-    try:
-        async with sessions.begin() as session:
-            await reference.seed(session, settings.config_dir)
-        started = time.perf_counter()
-        async with sessions.begin() as session:
-            made = await generate(session, cases=cases_wanted, months=1, seed=42)
-        generated = time.perf_counter() - started
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE cases"))
-            await autocommit.execute(text("VACUUM ANALYZE case_events"))
-        async with sessions() as session:
-            events = await session.scalar(text("SELECT count(*) FROM case_events"))
+    async with generated_history(cases_wanted, 1, console) as history:
+        made, sessions, events = history.made, history.sessions, history.events
         start = datetime.combine(made.start, clock(), tzinfo=SUBDISTRICT_TZ)
         end = datetime.combine(made.end, clock(), tzinfo=SUBDISTRICT_TZ)
 
@@ -103,7 +74,7 @@ async def main(cases_wanted: int, repeat: int) -> None:
         bases = list(results.values())
         table = Table(
             title=f"{made.cases:,} cases, {events:,} events in {made.start:%Y-%m}, "
-            f"generated in {generated:.0f} s"
+            f"generated in {history.seconds:.0f} s"
         )
         for column in ("query", "runs", "p50 s", "max s", "p50 / baseline"):
             table.add_column(column, justify="left" if column == "query" else "right")
@@ -118,8 +89,6 @@ async def main(cases_wanted: int, repeat: int) -> None:
                 f"{p50 / base:.2f}",
             )
         console.print(table)
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -13,85 +13,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
-import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from datetime import time as clock
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import Settings
-from db import cases, reference, stats
-from db.generate import generate
-from db.migrate import upgrade
+from bench.history import against_baseline, generated_history, measure
+from db import cases, stats
 from db.models import Case
-from db.session import make_engine, make_sessionmaker
 from domain.calendar import SUBDISTRICT_TZ
-from worker.stack import create_database, start_postgres
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-async def measure(
-    sessions: async_sessionmaker[AsyncSession],
-    query: Callable[[AsyncSession], Awaitable[Any]],
-    repeat: int,
-) -> list[float]:
-    for _ in range(2):  # warm the cache and the connection
-        async with sessions() as session:
-            await query(session)
-    times = []
-    for _ in range(repeat):
-        async with sessions() as session:
-            started = time.perf_counter()
-            await query(session)
-            times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 async def main(cases_wanted: int, repeat: int) -> None:
     console = Console()
-    admin = os.environ.get("DATABASE_URL") or start_postgres(
-        Path(tempfile.mkdtemp(prefix="gridcase-bench-")), database="postgres"
-    )
-    url = create_database(admin, f"gridcase_bench_{os.getpid()}")
-    settings = Settings(database_url=url)
-    await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
-    engine = make_engine(settings, pool_size=2)
-    sessions = make_sessionmaker(engine)
-    try:
-        async with sessions.begin() as session:
-            await reference.seed(session, settings.config_dir)
-        started = time.perf_counter()
-        with Progress(console=console) as progress:
-            task = progress.add_task("generating cases", total=cases_wanted)
-            async with sessions.begin() as session:
-                made = await generate(
-                    session,
-                    cases=cases_wanted,
-                    months=12,
-                    seed=42,
-                    progress=lambda n: progress.advance(task, n),
-                )
-        generated = time.perf_counter() - started
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE cases"))
-            await autocommit.execute(text("VACUUM ANALYZE case_events"))
-        async with sessions() as session:
-            events = await session.scalar(text("SELECT count(*) FROM case_events"))
+    async with generated_history(cases_wanted, 12, console) as history:
+        made, sessions = history.made, history.sessions
 
         year_start = datetime.combine(made.start, clock(), tzinfo=SUBDISTRICT_TZ)
         year_end = datetime.combine(made.end, clock(), tzinfo=SUBDISTRICT_TZ)
@@ -147,27 +86,11 @@ async def main(cases_wanted: int, repeat: int) -> None:
             ),
             "(c) list page C03 closed": await measure(sessions, list_page, repeat),
         }
-        base50 = statistics.median(results["baseline count(*) one month"])
-        base99 = percentile(results["baseline count(*) one month"], 0.99)
-        table = Table(
-            title=f"{made.cases:,} cases, {events:,} events generated in {generated:.0f} s; "
-            f"month {first:%Y-%m} has {month_cases:,} cases"
+        title = (
+            f"{made.cases:,} cases, {history.events:,} events generated in "
+            f"{history.seconds:.0f} s; month {first:%Y-%m} has {month_cases:,} cases"
         )
-        for column in ("query", "runs", "p50 ms", "p99 ms", "p50 / baseline", "p99 / baseline"):
-            table.add_column(column, justify="left" if column == "query" else "right")
-        for name, times in results.items():
-            p50, p99 = statistics.median(times), percentile(times, 0.99)
-            table.add_row(
-                name,
-                str(len(times)),
-                f"{p50:.1f}",
-                f"{p99:.1f}",
-                f"{p50 / base50:.1f}",
-                f"{p99 / base99:.1f}",
-            )
-        console.print(table)
-    finally:
-        await engine.dispose()
+        console.print(against_baseline(title, results, "baseline count(*) one month"))
 
 
 if __name__ == "__main__":
