@@ -24,7 +24,7 @@ from domain.case import Action, CaseStatus, CaseView
 from domain.common import ActionInput
 from domain.linkage import LinkageAction, LinkageView
 from domain.permissions import may, permitted
-from workflows.case import FORBIDDEN, NOT_ALLOWED_NOW
+from workflows.refusal import FORBIDDEN, NOT_ALLOWED_NOW
 
 ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
 ResultT = TypeVar("ResultT")

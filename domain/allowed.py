@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from domain.case import (
     AcceptInput,
     Action,
@@ -32,7 +30,8 @@ from domain.case import (
     UrgeInput,
     VerifyInput,
 )
-from domain.common import ActionInput
+from domain.common import ActionInput, Forbidden, NotAllowedNow
+from domain.common import parse as parse_input
 from domain.escalation import extension_refusal
 from domain.linkage import OpenLinkageInput
 from domain.permissions import CaseScope, Principal, permitted
@@ -40,32 +39,6 @@ from domain.sla import DeadlineKind
 from domain.state import CaseState
 from domain.visit import VisitInput
 from domain.voice import AddInfoInput, ChaseInput, chases_on
-
-# ---- errors: one type per meaning ----------------------------------------------------------------
-
-
-class Refused(Exception):
-    """An action the case will not take; `details` says why, for the caller's error body."""
-
-    def __init__(self, message: str, details: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.message, self.details = message, details
-
-
-class NotAllowedNow(Refused):
-    """Not in the case's current state (HTTP 409)."""
-
-
-class Forbidden(Refused):
-    """Not by this caller, or by no authenticated caller at all (HTTP 403)."""
-
-
-class InvalidInput(Refused):
-    """The action's input does not parse (only a caller that skips the API can send one)."""
-
-
-# ---- the state --------------------------------------------------------------------------------
-
 
 # ---- what may be done now --------------------------------------------------------------------
 
@@ -213,13 +186,7 @@ def scope(state: CaseState) -> CaseScope:
 
 def parse(action: Action, payload: dict[str, Any]) -> ActionInput:
     """An Update's payload as the action's input model."""
-    try:
-        return INPUTS[action].model_validate(payload)
-    except ValidationError as invalid:
-        raise InvalidInput(
-            f"invalid input for {action.value}",
-            {"action": action.value, "errors": invalid.errors(include_url=False)},
-        ) from None
+    return parse_input(INPUTS[action], action.value, payload)
 
 
 def check(state: CaseState, action: Action, input: ActionInput, now: datetime) -> None:

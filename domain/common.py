@@ -1,12 +1,19 @@
-"""Small shared pieces of the domain: text constraints, the base of every action's input, and
-a notification queued by an event."""
+"""Small shared pieces of the domain: text constraints, the base of every action's input, a
+notification queued by an event, and why an action is refused."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.permissions import Principal
@@ -67,3 +74,40 @@ class Notice(BaseModel):
     recipient: str
     kind: str
     message: str
+
+
+# ---- refusals: one type per meaning, mapped to HTTP once (api/errors.py) ------------------------
+
+
+class Refused(Exception):
+    """An action a case (or its linkage) will not take; `details` says why, for the error body."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.message, self.details = message, details
+
+
+class NotAllowedNow(Refused):
+    """Not in the current state (HTTP 409)."""
+
+
+class Forbidden(Refused):
+    """Not by this caller, or by no authenticated caller at all (HTTP 403)."""
+
+
+class InvalidInput(Refused):
+    """The action's input does not parse (only a caller that skips the API can send one)."""
+
+
+InputT = TypeVar("InputT", bound=ActionInput)
+
+
+def parse(model: type[InputT], action: str, payload: dict[str, Any]) -> InputT:
+    """An Update's payload as the action's input model."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as invalid:
+        raise InvalidInput(
+            f"invalid input for {action}",
+            {"action": action, "errors": invalid.errors(include_url=False)},
+        ) from None

@@ -20,8 +20,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.allowed import INPUTS, Refused, parse
+from domain.allowed import INPUTS, parse
 from domain.case import Action, CaseEvent, EventType, Routed
+from domain.common import Refused
 from domain.kpi import Rate, facts_of
 from domain.lifecycle import act, next_alarm, ring, route
 from domain.permissions import Principal, Role

@@ -19,27 +19,25 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import CaseActivities
     from domain import lifecycle
-    from domain.allowed import Forbidden, NotAllowedNow, Refused, allowed_actions, check, parse
+    from domain.allowed import allowed_actions, check, parse
     from domain.calendar import SUBDISTRICT_TZ
     from domain.case import Action, CaseEvent, CaseIntake, CaseRecord, CaseView, MergedCase
     from domain.change import Alarm, Step
-    from domain.common import Notice
+    from domain.common import Notice, Refused
     from domain.linkage import LinkageChange, linkage_id
     from domain.policy_change import PolicyFollowed, follow
     from domain.repeat import REPEATED, Repeat, mark
     from domain.state import CaseState, view
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow
+    from workflows.refusal import refused
 
-# The failure types of a refused Update, which the API maps to 409 and 403.
-NOT_ALLOWED_NOW = NotAllowedNow.__name__
-FORBIDDEN = Forbidden.__name__
 _T = TypeVar("_T")
 
 # Past this many history events a case continues as new, carrying its state (well below the
@@ -50,13 +48,6 @@ _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Persistence must eventually succeed (PostgreSQL may be down for a while); retry without limit.
 # A data error (a value PostgreSQL refuses) is non-retryable in the activity itself.
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-def refused(error: Refused) -> ApplicationError:
-    """The model's refusal as the failure the API maps to 403 / 409 (type = the error's name)."""
-    return ApplicationError(
-        error.message, error.details, type=type(error).__name__, non_retryable=True
-    )
 
 
 @workflow.defn

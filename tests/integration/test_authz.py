@@ -20,7 +20,7 @@ from domain.permissions import Principal, Role
 from tests.conftest import bearer
 from tests.integration.conftest import new_case
 from worker.stack import temporal_cli
-from workflows.case import FORBIDDEN
+from workflows.refusal import FORBIDDEN
 
 # action -> (method, path suffix, body); the order of the matrix's columns.
 ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {

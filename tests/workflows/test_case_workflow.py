@@ -25,7 +25,8 @@ from domain.case import (
 )
 from domain.sla import DeadlineKind
 from tests.workflows.conftest import act, events_of, row_of
-from workflows.case import NOT_ALLOWED_NOW, CaseWorkflow
+from workflows.case import CaseWorkflow
+from workflows.refusal import NOT_ALLOWED_NOW
 
 
 async def drive_to_replied(handle: WorkflowHandle[CaseWorkflow, Any]) -> None:

@@ -13,10 +13,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Notification
 from domain.case import AcceptInput, Action, ContactInput, Grade, RateInput, RejectInput, ReplyInput
+from domain.common import ActionInput
 from domain.linkage import (
     AddAgencyInput,
     AgencyDoneInput,
     AgencyInput,
+    LinkageAction,
+    LinkageView,
     OpenLinkageInput,
     ReleaseAgencyInput,
 )
@@ -30,6 +33,13 @@ AGENCIES = ["DA-POLICE", "DA-JUSTICE", "SD-CIVIL"]  # petition.collective's link
 
 def linkage_of(env: WorkflowEnvironment, case: WorkflowHandle[Any, Any]) -> Any:
     return env.client.get_workflow_handle_for(LinkageWorkflow.run, linkage_id(case.id))
+
+
+async def on_linkage(
+    linkage: WorkflowHandle[Any, Any], action: LinkageAction, input: ActionInput
+) -> LinkageView:
+    """Send `action` to the linkage as the Update of that name (as the admin)."""
+    return await linkage.execute_update(action.value, signed(input), result_type=LinkageView)
 
 
 async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure(
@@ -48,17 +58,18 @@ async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure
     await act(case, Action.accept, AcceptInput())
     await act(case, Action.contact, ContactInput(note="约谈居民代表"))
     for agency in AGENCIES[:2]:  # two report on time
-        await linkage.execute_update(LinkageWorkflow.report, signed(AgencyInput(agency=agency)))
+        await on_linkage(linkage, LinkageAction.report, AgencyInput(agency=agency))
     await time_skipping.sleep(timedelta(hours=3))  # the third misses its 2 h report limit
     late = await linkage.query(LinkageWorkflow.state)
     assert [a.late for a in late.agencies] == [False, False, True]
 
     assert "reply" not in (await case.query(CaseWorkflow.state)).allowed_actions
-    await linkage.execute_update(LinkageWorkflow.report, signed(AgencyInput(agency="SD-CIVIL")))
+    await on_linkage(linkage, LinkageAction.report, AgencyInput(agency="SD-CIVIL"))
     for agency in AGENCIES:
-        await linkage.execute_update(
-            LinkageWorkflow.agency_done,
-            signed(AgencyDoneInput(agency=agency, note=f"{agency} 已办结")),
+        await on_linkage(
+            linkage,
+            LinkageAction.agency_done,
+            AgencyDoneInput(agency=agency, note=f"{agency} 已办结"),
         )
     assert (await linkage.result()).status.value == "completed"
 
@@ -98,14 +109,15 @@ async def test_the_coordinator_adds_and_releases_agencies(
         OpenLinkageInput(reason="反复出现, 需多方协同", agencies=["DA-URBAN"]),
     )
     linkage = linkage_of(time_skipping, case)
-    await linkage.execute_update(LinkageWorkflow.add_agency, signed(AddAgencyInput(agency="PC-01")))
-    await linkage.execute_update(
-        LinkageWorkflow.release_agency,
-        signed(ReleaseAgencyInput(agency="DA-URBAN", reason="非其职责")),
+    await on_linkage(linkage, LinkageAction.add_agency, AddAgencyInput(agency="PC-01"))
+    await on_linkage(
+        linkage,
+        LinkageAction.release_agency,
+        ReleaseAgencyInput(agency="DA-URBAN", reason="非其职责"),
     )
-    await linkage.execute_update(LinkageWorkflow.report, signed(AgencyInput(agency="PC-01")))
-    await linkage.execute_update(
-        LinkageWorkflow.agency_done, signed(AgencyDoneInput(agency="PC-01", note="物业组织清理"))
+    await on_linkage(linkage, LinkageAction.report, AgencyInput(agency="PC-01"))
+    await on_linkage(
+        linkage, LinkageAction.agency_done, AgencyDoneInput(agency="PC-01", note="物业组织清理")
     )
     view = await linkage.result()
     assert [(a.unit, a.status.value) for a in view.agencies] == [

@@ -16,7 +16,7 @@ from domain.case import Action
 from domain.permissions import Principal, Role
 from domain.voice import AddInfoInput, ChaseInput
 from tests.workflows.conftest import act, events_of, row_of
-from workflows.case import NOT_ALLOWED_NOW
+from workflows.refusal import NOT_ALLOWED_NOW
 
 
 async def test_chasers_are_limited_per_day_and_counted_on_the_record(
