@@ -29,6 +29,7 @@ from api.routes import (
     reference,
     reviews,
     schedules,
+    scores,
     stats,
     visits,
 )
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visits.router)
     app.include_router(reviews.router, dependencies=[Depends(allowed("reviews"))])
     app.include_router(stats.router, dependencies=[Depends(allowed("stats"))])
+    app.include_router(scores.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(flow.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(hotspots.router, dependencies=[Depends(allowed("stats"))])
     app.include_router(schedules.router)

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.case import ContactRule
+from domain.score import DEFAULT_WEIGHTS, check_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 _POSTGRES_SCHEMES = ("postgresql+asyncpg://", "postgresql://", "postgres://")
@@ -106,6 +107,14 @@ class Settings(BaseSettings):
     # serves the Temporal SDK's Prometheus metrics at this host:port when set (e.g. 0.0.0.0:9464).
     log_format: Literal["plain", "json"] = "plain"
     worker_metrics_address: str | None = None
+    # 考评: each rate's weight in the monthly score (JSON: {"satisfaction": 0.4, ...}); a rate left
+    # out does not count. Defaults in domain/score.py.
+    score_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    @field_validator("score_weights")
+    @classmethod
+    def _weights_of_rates(cls, weights: dict[str, float]) -> dict[str, float]:
+        return check_weights(weights)
 
     @field_validator("database_url")
     @classmethod

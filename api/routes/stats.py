@@ -23,6 +23,7 @@ from domain.kpi import (
     GROUP_KEYS,
     RATE_KEYS,
     InvalidStatsQuery,
+    Rate,
     StatsRow,
     check_group_by,
     local_range,
@@ -74,7 +75,7 @@ async def case_stats(
     except OverflowError:  # a day after 9999-12-31
         raise InvalidQuery("the period is outside the dates this system holds") from None
     start, end = instant(start, "from"), instant(end, "to")
-    rows = await _scoped_stats(session, principal, start, end, keys)
+    rows = await scoped_stats(session, principal, start, end, keys)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(
             _csv(keys, rows),
@@ -86,7 +87,7 @@ async def case_stats(
     )
 
 
-async def _scoped_stats(
+async def scoped_stats(
     session: AsyncSession, principal: Principal, start: datetime, end: datetime, keys: list[str]
 ) -> list[StatsRow]:
     """The figures of the cases the principal may see (its visibility, as for lists): grouped
@@ -109,24 +110,28 @@ async def _scoped_stats(
     ]
 
 
+# Every rate as three CSV columns: its value, numerator and denominator.
+RATE_COLUMNS = [f"{r}_{part}" for r in RATE_KEYS for part in ("rate", "numerator", "denominator")]
+
+
+def rate_cells(rates: dict[str, Rate]) -> list[Any]:
+    return [
+        value
+        for r in RATE_KEYS
+        for value in (
+            "" if rates[r].value is None else rates[r].value,
+            rates[r].numerator,
+            rates[r].denominator,
+        )
+    ]
+
+
 def _csv(keys: list[str], rows: list[StatsRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    rate_columns = [
-        f"{r}_{part}" for r in RATE_KEYS for part in ("rate", "numerator", "denominator")
-    ]
-    writer.writerow([*keys, *COUNT_KEYS, *rate_columns])
+    writer.writerow([*keys, *COUNT_KEYS, *RATE_COLUMNS])
     for row in rows:
         counts = row.counts.model_dump()
-        rates = [
-            value
-            for r in RATE_KEYS
-            for value in (
-                "" if row.rates[r].value is None else row.rates[r].value,
-                row.rates[r].numerator,
-                row.rates[r].denominator,
-            )
-        ]
         group = ["" if row.group[k] is None else row.group[k] for k in keys]
-        writer.writerow([*group, *(counts[k] for k in COUNT_KEYS), *rates])
+        writer.writerow([*group, *(counts[k] for k in COUNT_KEYS), *rate_cells(row.rates)])
     return out.getvalue()

@@ -1,0 +1,96 @@
+"""考评: the monthly score of a unit or a community, and the ranking it gives.
+
+A score is a weighted mean of the group's rates (domain.kpi), out of 100. The weights come from
+configuration (`GRIDCASE_SCORE_WEIGHTS`); a rate where lower is better (unreachable) counts as
+1 - rate. A rate with nothing in its denominator (no case was rated, say) is left out and the
+other weights share its part, so a unit is neither rewarded nor punished for what it never had.
+Each rate's `points` are what it added: they sum to the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel
+
+from domain.kpi import RATE_KEYS, Counts, Rate, rates
+
+SCORE_KEYS = ("unit", "community")
+# Rates where lower is better: they score 1 - rate.
+LOWER_IS_BETTER = frozenset({"unreachable"})
+# The default weights (a city sets its own): satisfaction weighs most, as in 12345 assessments.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "completion": 0.15,
+    "response": 0.15,
+    "on_time": 0.20,
+    "satisfaction": 0.25,
+    "resolution": 0.15,
+    "unreachable": 0.10,
+}
+
+
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The weights, if each names a rate, none is negative and some are positive."""
+    unknown = sorted(set(weights) - set(RATE_KEYS))
+    if unknown:
+        raise ValueError(f"no such rate to weigh: {', '.join(unknown)} (rates: {RATE_KEYS})")
+    if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+        raise ValueError("score weights are zero or more, and at least one is more than zero")
+    return dict(weights)
+
+
+class Score(BaseModel):
+    value: float | None  # out of 100; None when no weighed rate has a denominator
+    points: dict[str, float | None]  # what each weighed rate added (None: left out)
+
+
+def score(of: Mapping[str, Rate], weights: Mapping[str, float]) -> Score:
+    """The weighted mean of the rates that have a denominator, out of 100."""
+    counted = {k: w for k, w in weights.items() if w > 0 and of[k].value is not None}
+    total = sum(counted.values())
+    points: dict[str, float | None] = {}
+    for key in weights:
+        value = of[key].value
+        if key not in counted or value is None:
+            points[key] = None
+            continue
+        good = 1 - value if key in LOWER_IS_BETTER else value
+        points[key] = round(100 * counted[key] * good / total, 2)
+    value = round(sum(p for p in points.values() if p is not None), 2) if counted else None
+    return Score(value=value, points=points)
+
+
+class ScoreRow(BaseModel):
+    """One unit's or community's month: its rank, score, counts and rates."""
+
+    rank: int | None  # None: no score (nothing to rate it on)
+    group: dict[str, str]
+    score: float | None
+    points: dict[str, float | None]
+    counts: Counts
+    rates: dict[str, Rate]
+
+
+def ranking(by: str, groups: Mapping[str, Counts], weights: Mapping[str, float]) -> list[ScoreRow]:
+    """The groups best first; equal scores share a rank (1, 2, 2, 4), unscored ones come last."""
+    rows = []
+    for code, counts in groups.items():
+        figures = rates(counts)
+        scored = score(figures, weights)
+        rows.append(
+            ScoreRow(
+                rank=None,
+                group={by: code},
+                score=scored.value,
+                points=scored.points,
+                counts=counts,
+                rates=figures,
+            )
+        )
+    rows.sort(key=lambda r: (r.score is None, -(r.score or 0), r.group[by]))
+    for place, row in enumerate(rows, start=1):
+        if row.score is None:
+            break
+        before = rows[place - 2] if place > 1 else None
+        row.rank = before.rank if before is not None and before.score == row.score else place
+    return rows
