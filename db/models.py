@@ -294,7 +294,8 @@ class Notification(Base):
 
 
 class RollupCounters:
-    """The KPI counters both rollups keep (their definitions: migration 0005, `_counters`)."""
+    """The KPI counters both rollups keep, one column each (their definitions:
+    domain.kpi.COUNTERS; db/rollup.py builds the tables and triggers from it)."""
 
     received: Mapped[int] = mapped_column(Integer, default=0)
     dispatched: Mapped[int] = mapped_column(Integer, default=0)
@@ -305,7 +306,7 @@ class RollupCounters:
     returned: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     unrated: Mapped[int] = mapped_column(Integer, default=0)
-    unreachable: Mapped[int] = mapped_column(Integer, default=0)  # migration 0012
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)
     rated: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
     basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
@@ -316,12 +317,9 @@ class RollupCounters:
     replied_on_time: Mapped[int] = mapped_column(Integer, default=0)
 
 
-ROLLUP_COUNTERS = tuple(RollupCounters.__annotations__)
-
-
 class CaseRollup(RollupCounters, Base):
     """KPI counters per local day of receipt and place, kept by the `cases_rollup` trigger
-    (migration 0005): read-only to the code. Empty strings stand for no community/grid/unit."""
+    (db/rollup.py): read-only to the code. Empty strings stand for no community/grid/unit."""
 
     __tablename__ = "case_rollup"
 
@@ -334,7 +332,7 @@ class CaseRollup(RollupCounters, Base):
 
 
 class CaseRollupMonth(RollupCounters, Base):
-    """The same counters per local month, community, category and channel (migration 0006):
+    """The same counters per local month, community, category and channel (db/rollup.py):
     what year-long reports read."""
 
     __tablename__ = "case_rollup_month"

@@ -11,29 +11,19 @@ from typing import Any
 from sqlalchemy import Boolean, ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ROLLUP_COUNTERS, Case, CaseEventRow, CaseRollup, CaseRollupMonth
+from db.models import Case, CaseEventRow, CaseRollup, CaseRollupMonth
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import (
-    GRADES,
+    COUNTERS,
     Counts,
     StatsRow,
     check_group_by,
+    counter_sql,
     facts_from_events,
     group_of,
 )
 
 TZ = "Asia/Shanghai"  # domain.calendar.SUBDISTRICT_TZ, spelled for PostgreSQL
-
-
-def _met_on_time(kind: str) -> ColumnElement[bool]:
-    """The case's current `kind` deadline was met, at or before its due time."""
-    assert kind.isidentifier()
-    return literal_column(
-        "EXISTS (SELECT 1 FROM jsonb_array_elements(cases.deadlines) AS d "
-        f"WHERE d->>'kind' = '{kind}' AND d->>'met_at' IS NOT NULL "
-        "AND (d->>'met_at')::timestamptz <= (d->>'due_at')::timestamptz)",
-        Boolean,
-    )
 
 
 def _group_column(key: str) -> ColumnElement[Any]:
@@ -49,32 +39,12 @@ def _group_column(key: str) -> ColumnElement[Any]:
 
 
 def count_columns() -> dict[str, ColumnElement[int]]:
-    """The KPI counters over case rows (the same definitions as migration 0005's `_counters`)."""
-    n = func.count
-    rated = Case.grade.in_(GRADES)
-    replied = Case.replied_at.is_not(None)
-    dispatched = Case.dispatched_at.is_not(None)
-    return {
-        "received": n(),
-        "dispatched": n().filter(dispatched),
-        "closed": n().filter(Case.status == "closed"),
-        "open": n().filter(Case.status != "closed"),
-        "overdue": n().filter(Case.overdue.is_(True)),
-        "escalated": n().filter(Case.escalation_level > 0),
-        "linked": n().filter(Case.linkage.is_not(None)),
-        "returned": n().filter(Case.returns > 0),
-        "rejected": n().filter(Case.outcome == "rejected"),
-        "unrated": n().filter(Case.outcome == "unrated"),
-        "unreachable": n().filter(Case.outcome == "unreachable"),
-        "rated": n().filter(rated),
-        "satisfied": n().filter(Case.grade == "satisfied"),
-        "basically_satisfied": n().filter(Case.grade == "basically_satisfied"),
-        "unsatisfied": n().filter(Case.grade == "unsatisfied"),
-        "solved": n().filter(rated, Case.solved.is_(True)),
-        "accepted_on_time": n().filter(dispatched, _met_on_time("accept")),
-        "replied": n().filter(replied),
-        "replied_on_time": n().filter(replied, _met_on_time("reply")),
+    """The KPI counters over case rows (domain.kpi.COUNTERS, as the rollups' triggers read it)."""
+    counted = {
+        name: func.count().filter(literal_column(counter_sql(name, "cases"), Boolean))
+        for name in COUNTERS
     }
+    return {**counted, "open": func.count().filter(Case.status != "closed")}
 
 
 async def case_stats(
@@ -132,7 +102,7 @@ async def case_stats_from_rollup(
     keys = check_group_by(group_by)
     period = table.month if table is CaseRollupMonth else CaseRollup.day
     groups = [_rollup_group_column(k, table).label(f"g_{k}") for k in keys]
-    sums = [func.sum(getattr(table, c)).label(f"c_{c}") for c in ROLLUP_COUNTERS]
+    sums = [func.sum(getattr(table, c)).label(f"c_{c}") for c in COUNTERS]
     query = (
         select(*groups, *sums)
         .where(
@@ -145,7 +115,7 @@ async def case_stats_from_rollup(
     rows = (await session.execute(query)).mappings().all()
     result = []
     for r in rows:
-        counts = {c: int(r[f"c_{c}"] or 0) for c in ROLLUP_COUNTERS}
+        counts = {c: int(r[f"c_{c}"] or 0) for c in COUNTERS}
         if not counts["received"]:
             continue
         counts["open"] = counts["received"] - counts["closed"]

@@ -8,22 +8,25 @@ them, each with its numerator and denominator so anyone can check it by hand.
     resolution   解决率    said solved / rated
     unreachable  回访不通率 closed unreachable (the return visit never reached them) / replied
 
-A case belongs to the period in which it was received (Asia/Shanghai). Its facts come either from
-its record row (db.stats.case_stats) or from its event log alone (facts_from_events, a fold of the
-lifecycle model): both must give the same counts.
+A case belongs to the period in which it was received (Asia/Shanghai). Each counter is defined
+once, in `COUNTERS`: a condition over the case row. The same definition is read three ways: as SQL
+by the rollup triggers (db/rollup.py, migration 0014) and the statistics over the rows
+(db/stats.py), and in Python over the row a case's event log replays to (facts_from_events, a
+fold of the lifecycle model): all three must give the same counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.calendar import SUBDISTRICT_TZ
-from domain.sla import DeadlineKind
-from domain.state import CaseState, EventLike, replay
+from domain.case import CaseView
+from domain.state import CaseState, EventLike, replay, view
 
 PLACE_KEYS = ("community", "grid", "unit", "category", "channel")
 PERIOD_KEYS = ("day", "week", "month")
@@ -70,6 +73,92 @@ class Counts(BaseModel):
 
 
 COUNT_KEYS = tuple(Counts.model_fields)
+
+
+# ---- the counters: one definition, read as SQL and in Python ------------------------------------
+
+
+@dataclass(frozen=True)
+class Is:
+    """One condition on a column of the case row: set (not null), true, equal to, more than, one
+    of, or (for `deadlines`) the deadline of that kind met by its due time."""
+
+    column: str
+    test: Literal["set", "true", "=", ">", "in", "met_on_time"]
+    value: Any = None
+
+    def sql(self, row: str) -> str:
+        """As a PostgreSQL condition on the case row named `row`."""
+        column = f"{row}.{self.column}"
+        if self.test == "set":
+            return f"{column} IS NOT NULL"
+        if self.test == "true":
+            return f"{column} IS TRUE"
+        if self.test == "=":
+            return f"{column} = '{self.value}'"
+        if self.test == ">":
+            return f"{column} > {int(self.value)}"
+        if self.test == "in":
+            return f"{column} IN ({', '.join(repr(str(v)) for v in self.value)})"
+        return (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements({column}) AS d "
+            f"WHERE d->>'kind' = '{self.value}' AND d->>'met_at' IS NOT NULL "
+            "AND (d->>'met_at')::timestamptz <= (d->>'due_at')::timestamptz)"
+        )
+
+    def holds(self, case: CaseView) -> bool:
+        """On the case the row is written from (db.cases.row_of)."""
+        value = getattr(case, self.column)
+        if self.test == "set":
+            return value is not None
+        if self.test == "true":
+            return value is True
+        if self.test == "=":
+            return bool(value == self.value)
+        if self.test == ">":
+            return bool(value > self.value)
+        if self.test == "in":
+            return value in self.value
+        return any(
+            d.kind == self.value and d.met_at is not None and d.met_at <= d.due_at for d in value
+        )
+
+
+_RATED = Is("grade", "in", GRADES)
+# Counter -> the conditions under which one case adds 1 to it (all of them; none: every case).
+# `open` is not kept: it is received - closed.
+COUNTERS: dict[str, tuple[Is, ...]] = {
+    "received": (),
+    "dispatched": (Is("dispatched_at", "set"),),
+    "closed": (Is("status", "=", "closed"),),
+    "overdue": (Is("overdue", "true"),),
+    "escalated": (Is("escalation_level", ">", 0),),
+    "linked": (Is("linkage", "set"),),
+    "returned": (Is("returns", ">", 0),),
+    "rejected": (Is("outcome", "=", "rejected"),),
+    "unrated": (Is("outcome", "=", "unrated"),),
+    "unreachable": (Is("outcome", "=", "unreachable"),),
+    "rated": (_RATED,),
+    "satisfied": (Is("grade", "=", "satisfied"),),
+    "basically_satisfied": (Is("grade", "=", "basically_satisfied"),),
+    "unsatisfied": (Is("grade", "=", "unsatisfied"),),
+    "solved": (_RATED, Is("solved", "true")),
+    "accepted_on_time": (Is("dispatched_at", "set"), Is("deadlines", "met_on_time", "accept")),
+    "replied": (Is("replied_at", "set"),),
+    "replied_on_time": (Is("replied_at", "set"), Is("deadlines", "met_on_time", "reply")),
+}
+assert set(COUNT_KEYS) == {*COUNTERS, "open"}, "Counts and COUNTERS name the same counters"
+
+
+def counter_sql(name: str, row: str) -> str:
+    """Counter `name` as a PostgreSQL condition on the case row named `row`."""
+    return " AND ".join(c.sql(row) for c in COUNTERS[name]) or "TRUE"
+
+
+def counts_of(case: CaseView) -> Counts:
+    """What one case adds to each counter."""
+    counted = {k: int(all(c.holds(case) for c in conditions)) for k, conditions in COUNTERS.items()}
+    return Counts(**counted, open=counted["received"] - counted["closed"])
 
 
 class Rate(BaseModel):
@@ -190,47 +279,17 @@ def local_range(start: date | datetime, end: date | datetime) -> tuple[datetime,
 
 
 class CaseFacts(BaseModel):
-    """What the KPIs need to know about one case."""
+    """What the KPIs need to know about one case: when and how it came, who holds it, what it
+    counts."""
 
     received_at: datetime
-    channel: str | None = None
+    channel: str
     unit: str | None = None
-    dispatched: bool = False
-    closed: bool = False
     outcome: str | None = None
-    overdue: bool = False
-    escalated: bool = False
-    linked: bool = False
-    returned: bool = False
-    grade: str | None = None
-    solved: bool | None = None
-    accepted_on_time: bool = False
-    replied: bool = False
-    replied_on_time: bool = False
+    counted: Counts
 
     def counts(self) -> Counts:
-        rated = self.grade in GRADES
-        return Counts(
-            received=1,
-            dispatched=int(self.dispatched),
-            closed=int(self.closed),
-            open=int(not self.closed),
-            overdue=int(self.overdue),
-            escalated=int(self.escalated),
-            linked=int(self.linked),
-            returned=int(self.returned),
-            rejected=int(self.outcome == "rejected"),
-            unrated=int(self.outcome == "unrated"),
-            unreachable=int(self.outcome == "unreachable"),
-            rated=int(rated),
-            satisfied=int(self.grade == "satisfied"),
-            basically_satisfied=int(self.grade == "basically_satisfied"),
-            unsatisfied=int(self.grade == "unsatisfied"),
-            solved=int(rated and self.solved is True),
-            accepted_on_time=int(self.dispatched and self.accepted_on_time),
-            replied=int(self.replied),
-            replied_on_time=int(self.replied and self.replied_on_time),
-        )
+        return self.counted
 
 
 def facts_from_events(events: Sequence[EventLike]) -> CaseFacts:
@@ -239,29 +298,13 @@ def facts_from_events(events: Sequence[EventLike]) -> CaseFacts:
 
 
 def facts_of(state: CaseState) -> CaseFacts:
-    """The facts of a case's state, read the way the counters read its record row (migration
-    0005's `_counters`): a deadline is met on time when it was met by its due time."""
-
-    def on_time(kind: DeadlineKind) -> bool:
-        d = state.deadlines.get(kind)
-        return d is not None and d.met_at is not None and d.met_at <= d.due_at
-
+    """The facts of a case's state, counted on the row it would write (`COUNTERS`)."""
     return CaseFacts(
         received_at=state.received_at,
         channel=state.intake.channel.value,
         unit=state.unit,
-        dispatched=state.dispatched_at is not None,
-        closed=state.outcome is not None,
         outcome=state.outcome.value if state.outcome else None,
-        overdue=state.overdue,
-        escalated=state.escalation_level > 0,
-        linked=state.linkage is not None,
-        returned=state.returns > 0,
-        grade=state.grade.value if state.grade else None,
-        solved=state.solved,
-        accepted_on_time=on_time(DeadlineKind.accept),
-        replied=state.replied_at is not None,
-        replied_on_time=on_time(DeadlineKind.reply),
+        counted=counts_of(view(state, [])),
     )
 
 

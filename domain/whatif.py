@@ -83,14 +83,14 @@ class Figures(BaseModel):
     on_time: Rate = Rate.of(0, 0)
 
     def add(self, state: CaseState, events: Iterable[EventLike]) -> None:
-        facts = facts_of(state)
+        counts = facts_of(state).counts()
         self.cases += 1
-        self.dispatched += int(facts.dispatched)
-        self.accepted_on_time += int(facts.dispatched and facts.accepted_on_time)
-        self.replied += int(facts.replied)
-        self.replied_on_time += int(facts.replied and facts.replied_on_time)
-        self.overdue += int(facts.overdue)
-        self.closed_unrated += int(facts.outcome == "unrated")
+        self.dispatched += counts.dispatched
+        self.accepted_on_time += counts.accepted_on_time
+        self.replied += counts.replied
+        self.replied_on_time += counts.replied_on_time
+        self.overdue += counts.overdue
+        self.closed_unrated += counts.unrated
         for e in events:
             self.escalation_steps += int(e.type in (EventType.escalated, Action.escalate))
             self.reminders += int(e.type == EventType.deadline_warning)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from db.models import RollupCounters
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import (
     AcceptInput,
@@ -19,11 +20,13 @@ from domain.case import (
     ReturnInput,
 )
 from domain.kpi import (
+    COUNTERS,
     Counts,
     InvalidStatsQuery,
     Rate,
     StatsRow,
     check_group_by,
+    counter_sql,
     facts_from_events,
     local_range,
     parse_bound,
@@ -122,9 +125,9 @@ def test_an_open_case_late_to_accept_is_overdue_and_not_responded_in_time() -> N
     story.route(3)
     story.act(180, Action.accept, AcceptInput())
     facts = facts_from_events(story.events)
-    assert (facts.channel, facts.unit, facts.dispatched) == ("app", UNIT, True)
-    assert facts.overdue and facts.escalated and not facts.accepted_on_time
     counts = facts.counts()
+    assert (facts.channel, facts.unit, counts.dispatched) == ("app", UNIT, 1)
+    assert (counts.overdue, counts.escalated, counts.accepted_on_time) == (1, 1, 0)
     assert (counts.received, counts.open, counts.closed, counts.accepted_on_time) == (1, 1, 0, 0)
 
 
@@ -138,8 +141,9 @@ def test_a_reassigned_case_gets_fresh_clocks_and_its_last_unit() -> None:
     story.act(80, Action.contact, ContactInput(note="已联系"), committee)
     story.act(600, Action.reply, ReplyInput(result="已处理"), committee)
     facts = facts_from_events(story.events)
-    assert facts.unit == "CO-C01" and facts.returned
-    assert facts.accepted_on_time and facts.replied and facts.replied_on_time
+    counts = facts.counts()
+    assert (facts.unit, counts.returned) == ("CO-C01", 1)
+    assert (counts.accepted_on_time, counts.replied, counts.replied_on_time) == (1, 1, 1)
 
 
 def test_a_closed_case_counts_its_rating_and_a_late_reply() -> None:
@@ -154,3 +158,12 @@ def test_a_closed_case_counts_its_rating_and_a_late_reply() -> None:
     counts = facts_from_events(story.events).counts()
     assert (counts.closed, counts.rated, counts.basically_satisfied, counts.solved) == (1, 1, 1, 1)
     assert (counts.accepted_on_time, counts.replied, counts.replied_on_time) == (1, 1, 0)
+
+
+def test_the_rollups_keep_one_column_per_counter_and_render_it_as_sql() -> None:
+    assert set(RollupCounters.__annotations__) == set(COUNTERS)
+    assert counter_sql("received", "c") == "TRUE"
+    assert counter_sql("solved", "c") == (
+        "c.grade IN ('satisfied', 'basically_satisfied', 'unsatisfied') AND c.solved IS TRUE"
+    )
+    assert counter_sql("escalated", "OLD") == "OLD.escalation_level > 0"

@@ -1,16 +1,17 @@
 """One life everywhere: real cases through the real workflow, then their `case_events` folded by
-the lifecycle model give the same case row, the same deadline states and the same KPI counts."""
+the lifecycle model give the same case row, the same deadline states and the same KPI counts,
+and the rollups the triggers keep hold what the rows count."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from temporalio.testing import WorkflowEnvironment
 
 from db import cases
-from db.models import Case
+from db.models import Case, CaseRollup, CaseRollupMonth
 from db.stats import count_columns
 from domain.allowed import allowed_actions
 from domain.case import (
@@ -28,7 +29,7 @@ from domain.case import (
     ReturnInput,
     SuspendInput,
 )
-from domain.kpi import Counts, facts_from_events
+from domain.kpi import COUNTERS, Counts, facts_from_events
 from domain.state import replay, view
 from domain.timeline import deadline_states, standing
 from tests.conftest import eventually
@@ -92,3 +93,14 @@ async def test_the_event_log_replayed_by_the_model_is_the_record_the_workflow_wr
         assert [a.value for a in allowed_actions(state)] == live.allowed_actions
         # The same KPI counts as the counters over the row.
         assert facts_from_events(events).counts() == Counts(**sql._mapping), handle.id
+
+    # The rollups (what /v1/stats reads) count what the rows count, read in one snapshot.
+    async with sessions() as session, session.begin():
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        counters = [c.label(k) for k, c in count_columns().items()]
+        rows = (await session.execute(select(*counters).select_from(Case))).one()._mapping
+        assert rows["received"] >= 5 and rows["linked"] >= 1 and rows["closed"] >= 3
+        for table in (CaseRollup, CaseRollupMonth):
+            sums = [func.sum(getattr(table, k)).label(k) for k in COUNTERS]
+            rolled = (await session.execute(select(*sums))).one()._mapping
+            assert {k: rolled[k] for k in COUNTERS} == {k: rows[k] for k in COUNTERS}, table
