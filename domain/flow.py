@@ -3,10 +3,11 @@ changes hands and where deadlines are missed, all replayed from each case's even
 figures read the same for a case past Temporal's retention).
 
 A case's flow state is its status, with two waits the status hides made visible: `suspended`
-(the clock stopped) and `review` (a supervisor decides after a second unsatisfied rating). It is
-a light fold of the event types, not `domain.state.replay`: rebuilding every case's whole state
-(intake, routing, deadlines) costs about five times as much over a month, and the flow needs
-only the status and the unit.
+(the clock stopped) and `review` (a supervisor decides). The status comes from the lifecycle
+model's own table (`domain.state.status_after`), folded lightly instead of through
+`domain.state.replay`: rebuilding every case's whole state (intake, routing, deadlines) costs
+several times as much over a month (README, flow analytics), and the flow needs only the status
+and the unit.
 """
 
 from __future__ import annotations
@@ -20,29 +21,18 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from domain.calendar import SUBDISTRICT_TZ, WorkingDays
+from domain.case import Action, CaseStatus, EventType
+from domain.state import status_after
 
-# The state a case is in after an event of this type (events not named change no state; a grid
-# event's reply waits for the on-site check, see `state_after`).
-_STATE_AFTER = {
-    "received": "received",
-    "dispatched": "dispatched",
-    "reassign": "dispatched",
-    "route_failed": "returned",
-    "return": "returned",
-    "accept": "in_progress",
-    "rehandling": "in_progress",
-    "reopen": "in_progress",
-    "resume": "in_progress",
-    "auto_resumed": "in_progress",
-    "reply": "replied",
-    "resolve_on_site": "resolved_on_site",
-    "suspend": "suspended",
-    "review_opened": "review",
-    "closed": "closed",
-}
+# The waits the status hides: entered by these events, left at the next change of status or by
+# the events that end them.
+WAITS: dict[str, str] = {Action.suspend: "suspended", EventType.review_opened: "review"}
+WAIT_ENDS: set[str] = {Action.resume, EventType.auto_resumed}
 # A hand-off: the case leaves its unit (back to the dispatcher, to another unit, or taken over
 # by a rung of the ladder, which is recorded as a reassign).
-HANDOFFS = ("return", "reassign")
+HANDOFFS = (Action.return_, Action.reassign)
+# Events that put a case with a unit (and name it).
+TO_A_UNIT = (EventType.dispatched, Action.reassign)
 
 # Ageing of the open backlog in working days: [low, high) with its label.
 AGEING_BUCKETS: tuple[tuple[float, float | None, str], ...] = (
@@ -84,32 +74,27 @@ class Stay:
     left_at: datetime | None
 
 
-def state_after(event: EventLike, state: str, grid_event: bool) -> str:
-    if event.type == "reply" and grid_event:
-        return "verifying"  # a unit's reply to a grid event is checked on site first
-    if event.type == "verify" and (event.data or {}).get("fixed") is False:
-        return "in_progress"
-    return _STATE_AFTER.get(event.type, state)
-
-
 def stays(events: Sequence[EventLike]) -> list[Stay]:
     """The case's stays, in order; the last one is open unless the case is closed."""
     result: list[Stay] = []
-    state, unit, grid_event = "", None, False
+    status, wait, unit = CaseStatus.received, None, None
     for event in events:
         data = event.data or {}
-        if event.type == "received":
-            grid_event = data.get("channel") == "grid_patrol"
-        following = state_after(event, state, grid_event)
-        if event.type in ("dispatched", "reassign"):
+        following = status_after(event.type, data, status)
+        if following != status or event.type in WAIT_ENDS:
+            wait = None
+        wait = WAITS.get(event.type, wait)
+        if event.type in TO_A_UNIT:
             unit = data.get("unit", unit)
-        if following == state and event.type not in ("dispatched", "reassign"):
+        state = wait or following.value
+        if result and state == result[-1].state and event.type not in TO_A_UNIT:
+            status = following
             continue
         if result and result[-1].left_at is None:
             result[-1].left_at = event.at
-        if following != "closed":
-            result.append(Stay(following, unit, event.at, None))
-        state = following
+        if following is not CaseStatus.closed:
+            result.append(Stay(state, unit, event.at, None))
+        status = following
     return result
 
 
@@ -118,7 +103,7 @@ def handoffs(events: Iterable[EventLike]) -> int:
 
 
 def breaches(events: Iterable[EventLike]) -> int:
-    return sum(1 for e in events if e.type == "deadline_missed")
+    return sum(1 for e in events if e.type == EventType.deadline_missed)
 
 
 def working_days_between(start: datetime, end: datetime, calendar: WorkingDays) -> float:

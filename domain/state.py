@@ -7,7 +7,7 @@ KPIs and the generated history see exactly the state the workflow had.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -104,6 +104,32 @@ class EventLike(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
+# The status a case is in after an event of this type; other events keep it. The two that depend
+# on the event's data are in `status_after`. The flow analytics (domain/flow.py) read the same.
+STATUS_AFTER: dict[str, CaseStatus] = {
+    EventType.received: CaseStatus.received,
+    EventType.dispatched: CaseStatus.dispatched,
+    Action.reassign: CaseStatus.dispatched,
+    EventType.route_failed: CaseStatus.returned,
+    Action.return_: CaseStatus.returned,
+    Action.accept: CaseStatus.in_progress,
+    EventType.rehandling: CaseStatus.in_progress,
+    Action.reopen: CaseStatus.in_progress,
+    Action.reply: CaseStatus.replied,
+    Action.resolve_on_site: CaseStatus.resolved_on_site,
+    EventType.closed: CaseStatus.closed,
+}
+
+
+def status_after(type: str, data: Mapping[str, Any], status: CaseStatus) -> CaseStatus:
+    """The status after an event of `type` with `data`, from `status`."""
+    if type == Action.reply and "verify" in (data.get("due") or {}):
+        return CaseStatus.verifying  # a unit's reply to a grid event is checked on site first
+    if type == Action.verify and data.get("fixed") is False:
+        return CaseStatus.in_progress  # not fixed: back to the unit
+    return STATUS_AFTER.get(type, status)
+
+
 def replay(events: Iterable[EventLike]) -> CaseState:
     """A case's state from its recorded events (in seq order, starting with `received`)."""
     state: CaseState | None = None
@@ -129,6 +155,7 @@ def evolve(state: CaseState, event: EventLike) -> None:
     """Apply one recorded event to the state (in place). Unknown event types change nothing."""
     state.seq = event.seq
     data, at = event.data or {}, event.at
+    state.status = status_after(event.type, data, state.status)
     if "routed" in data:
         state.routed = Routed.model_validate(data["routed"])
     if "linkage" in data and isinstance(data["linkage"], dict):
@@ -165,18 +192,14 @@ def _meet(state: CaseState, kind: DeadlineKind, at: datetime) -> None:
 
 
 def _dispatched(state: CaseState, data: dict[str, Any], at: datetime) -> None:
-    state.status, state.unit, state.rule = CaseStatus.dispatched, data["unit"], data.get("rule")
+    state.unit, state.rule = data["unit"], data.get("rule")
     state.dispatched_at = at
     state.deadlines = {}  # fresh clocks follow in `due`
 
 
-def _route_failed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
-    state.status = CaseStatus.returned
-
-
 def _accept(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     _meet(state, DeadlineKind.accept, at)
-    state.status, state.accepted_at = CaseStatus.in_progress, at
+    state.accepted_at = at
 
 
 def _return(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -185,7 +208,6 @@ def _return(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.deadlines.pop(DeadlineKind.contact, None)
     state.deadlines.pop(DeadlineKind.reply, None)
     state.returns += 1
-    state.status = CaseStatus.returned
 
 
 def _contact(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -196,8 +218,6 @@ def _contact(state: CaseState, data: dict[str, Any], at: datetime) -> None:
 def _reply(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     _meet(state, DeadlineKind.reply, at)
     state.replied_at, state.result = at, data.get("result")
-    verifying = "verify" in (data.get("due") or {})
-    state.status = CaseStatus.verifying if verifying else CaseStatus.replied
     visit_due = data.get("visit_due")
     state.visit_due_at = datetime.fromisoformat(visit_due) if visit_due else None
     state.unreached = []
@@ -223,7 +243,6 @@ def _visit(state: CaseState, data: dict[str, Any], at: datetime) -> None:
 
 def _back_to_the_unit(state: CaseState) -> None:
     """Re-handling: the unit works on it again; a fresh reply deadline follows in `due`."""
-    state.status = CaseStatus.in_progress
     state.deadlines.pop(DeadlineKind.rating, None)
     state.deadlines.pop(DeadlineKind.verify, None)
 
@@ -289,7 +308,7 @@ def _resumed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
 def _resolve_on_site(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     for kind in (DeadlineKind.accept, DeadlineKind.contact, DeadlineKind.reply):
         _meet(state, kind, at)
-    state.status, state.replied_at = CaseStatus.resolved_on_site, at
+    state.replied_at = at
 
 
 def _verify(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -349,13 +368,12 @@ def _repeated(state: CaseState, data: dict[str, Any], at: datetime) -> None:
 
 
 def _closed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
-    state.status, state.outcome, state.closed_at = CaseStatus.closed, Outcome(data["outcome"]), at
+    state.outcome, state.closed_at = Outcome(data["outcome"]), at
 
 
 _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     EventType.dispatched: _dispatched,
     Action.reassign: _dispatched,
-    EventType.route_failed: _route_failed,
     Action.accept: _accept,
     Action.return_: _return,
     Action.contact: _contact,

@@ -10,6 +10,20 @@ from typing import Any
 import pytest
 
 from domain.calendar import SUBDISTRICT_TZ, WorkingDays
+from domain.case import (
+    AcceptInput,
+    Action,
+    ContactInput,
+    Grade,
+    RateInput,
+    ReassignInput,
+    ReopenInput,
+    ReplyInput,
+    ResumeInput,
+    ReturnInput,
+    SuspendInput,
+    VerifyInput,
+)
 from domain.flow import (
     CaseHistory,
     ageing_bucket,
@@ -18,8 +32,12 @@ from domain.flow import (
     stays,
     working_days_between,
 )
+from domain.permissions import Principal, Role
+from domain.state import replay
+from tests.unit.stories import DISPATCHER, SUPERVISOR, UNIT, Story
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=SUBDISTRICT_TZ)  # a Monday
+WORKER = Principal(subject="ge", role=Role.grid_worker, grids=("C01-G01",))
 
 
 @dataclass
@@ -78,9 +96,9 @@ def test_a_grid_events_reply_waits_for_the_on_site_check_and_a_failed_check_goes
         Event("received", h(0), {"channel": "grid_patrol"}),
         Event("dispatched", h(0), {"unit": "UT-WATER"}),
         Event("accept", h(1), {"unit": "UT-WATER"}),
-        Event("reply", h(2)),
+        Event("reply", h(2), {"due": {"verify": h(26).isoformat()}}),  # as the model records it
         Event("verify", h(3), {"fixed": False}),
-        Event("reply", h(5)),
+        Event("reply", h(5), {"due": {"verify": h(29).isoformat()}}),
     ]
     assert [s.state for s in stays(events)] == [
         "received",
@@ -161,3 +179,86 @@ def test_the_report_groups_stays_ages_the_backlog_and_counts_handoffs_and_breach
         ("C01-G02", 2, 1, 1),
         ("C02-G01", 1, 1, 2),
     ]
+
+
+def _model_states(events: list[Any]) -> list[str]:
+    """What the lifecycle model's own fold (`replay`) says after each event, waits shown."""
+    states: list[str] = []
+    for n in range(1, len(events) + 1):
+        state = replay(events[:n])
+        shown = (
+            "suspended"
+            if state.suspended_at is not None
+            else "review"
+            if state.review == "pending"
+            else state.status.value
+        )
+        if not states or states[-1] != shown:
+            states.append(shown)
+    return states
+
+
+def _flow_states(events: list[Any]) -> list[str]:
+    states: list[str] = []
+    for stay in stays(events):
+        if not states or states[-1] != stay.state:
+            states.append(stay.state)
+    return states
+
+
+def test_the_flow_reads_the_states_the_model_replays() -> None:
+    bounced = Story()
+    bounced.route(3)
+    bounced.act(30, Action.return_, ReturnInput(reason="不属于本单位"))
+    bounced.act(60, Action.reassign, ReassignInput(unit=UNIT), DISPATCHER)
+    bounced.act(70, Action.accept, AcceptInput())
+    bounced.act(80, Action.suspend, SuspendInput(reason="等待鉴定"))
+    bounced.act(200, Action.resume, ResumeInput())
+    bounced.act(210, Action.contact, ContactInput(note="已联系"))
+    bounced.act(220, Action.reply, ReplyInput(result="已处理"))
+    bounced.act(300, Action.rate, RateInput(grade=Grade.unsatisfied), DISPATCHER)
+    bounced.act(400, Action.reply, ReplyInput(result="再次处理"))
+    bounced.act(500, Action.rate, RateInput(grade=Grade.unsatisfied), DISPATCHER)
+    bounced.act(600, Action.reopen, ReopenInput(reason="重办"), SUPERVISOR)
+
+    patrol = Story(channel="grid_patrol", photo_url="https://example.org/a.jpg")
+    patrol.route(3)
+    patrol.act(10, Action.accept, AcceptInput())
+    patrol.act(20, Action.contact, ContactInput(note="已联系"))
+    patrol.act(30, Action.reply, ReplyInput(result="已处理"))
+    patrol.act(40, Action.verify, VerifyInput(fixed=False), WORKER)
+    patrol.act(50, Action.reply, ReplyInput(result="再次处理"))
+    patrol.act(60, Action.verify, VerifyInput(fixed=True), WORKER)
+
+    assert (
+        _flow_states(bounced.events)
+        == _model_states(bounced.events)
+        == [
+            "received",
+            "dispatched",
+            "returned",
+            "dispatched",
+            "in_progress",
+            "suspended",
+            "in_progress",
+            "replied",
+            "in_progress",
+            "replied",
+            "review",
+            "in_progress",
+        ]
+    )
+    # The flow keeps no stay for `closed`; the model ends there.
+    assert (
+        [*_flow_states(patrol.events), "closed"]
+        == _model_states(patrol.events)
+        == [
+            "received",
+            "dispatched",
+            "in_progress",
+            "verifying",
+            "in_progress",
+            "verifying",
+            "closed",
+        ]
+    )
