@@ -21,8 +21,11 @@ class RecurringTask(BaseModel):
     cron: str  # minute hour day month weekday, Asia/Shanghai
 
 
+SCHEDULE_PREFIX = "task-"
+
+
 def schedule_id(code: str) -> str:
-    return f"task-{code}"
+    return f"{SCHEDULE_PREFIX}{code}"
 
 
 def task_case_ref(code: str, day: date, grid: str) -> str:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import ScheduleActionExecutionStartWorkflow
-from temporalio.service import RPCError
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -122,6 +122,52 @@ async def test_a_run_opens_one_proactive_case_per_grid_once_a_day(
         )
     assert len(results[0]) == len(grids) >= 2
     assert results[1] == results[0] and filed == len(grids)
+
+
+async def test_a_task_dropped_from_the_configuration_loses_its_schedule(
+    stack: tuple[httpx.AsyncClient, str], dev_server: WorkflowEnvironment
+) -> None:
+    """At the next sync (a worker starting), a task the file no longer has is deleted; the kept
+    one and another deployment's (another task queue) stay."""
+    _, queue = stack
+    suffix = uuid.uuid4().hex[:6]
+    kept, dropped, theirs = (
+        RecurringTask(
+            code=f"test-{name}-{suffix}",
+            title="汛期前清掏雨水井",
+            description="清掏雨水井",
+            category="sanitation.dead_corner",
+            communities=["C03"],
+            cron="0 9 15 5 *",
+        )
+        for name in ("kept", "dropped", "theirs")
+    )
+    client = dev_server.client
+    other_queue = unique_queue()
+    await register_schedules(client, [kept, dropped], queue)
+    await register_schedules(client, [theirs], other_queue)
+    ids = [schedule_id(t.code) for t in (kept, dropped, theirs)]
+    try:
+        await _until_listed(client, ids)
+        await register_schedules(client, [kept], queue)  # the file without `dropped`
+        with pytest.raises(RPCError) as gone:
+            await client.get_schedule_handle(schedule_id(dropped.code)).describe()
+        assert gone.value.status is RPCStatusCode.NOT_FOUND
+        for stays in (kept, theirs):
+            await client.get_schedule_handle(schedule_id(stays.code)).describe()
+    finally:
+        for schedule in ids:
+            with contextlib.suppress(RPCError):
+                await client.get_schedule_handle(schedule).delete()
+
+
+async def _until_listed(client: Client, ids: list[str]) -> None:
+    """Schedule listing is eventually consistent: wait until it shows `ids`."""
+    for _ in range(100):
+        if set(ids) <= {listed.id async for listed in await client.list_schedules()}:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the schedules were never listed")
 
 
 async def _next_run_result(env: WorkflowEnvironment, handle: Any, runs: int) -> Any:
