@@ -305,7 +305,8 @@ class Deadline(BaseModel):
     warn_at: datetime | None = None  # the reminder
     warned: bool = False
     climbs: int = 0  # rungs climbed because this deadline stayed unmet
-    original_due_at: datetime | None = None  # before an approved extension: the on-time KPI
+    original_due_at: datetime | None = None  # before an extension or a policy change: the KPI
+    extended: bool = False  # a supervisor approved a later due time: a policy change leaves it
 
 
 class ExtensionRequest(BaseModel):

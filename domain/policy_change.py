@@ -37,7 +37,7 @@ def follow(state: CaseState, policy: SlaPolicy, now: datetime, actor: str = SYST
     old, calendar = routed.policy, routed.working_days
     moved, previous = {}, {}
     for d in state.deadlines.values():
-        if d.met_at is not None or d.missed or d.original_due_at is not None:
+        if d.met_at is not None or d.missed or d.extended:
             continue
         start = d.started_at or now
         # By the difference the limit makes, so a suspension's shift of the due time stays.

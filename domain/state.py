@@ -277,7 +277,7 @@ def _approve_extension(state: CaseState, data: dict[str, Any], at: datetime) -> 
     reply = state.deadlines[DeadlineKind.reply]
     reply.original_due_at = datetime.fromisoformat(data["original_due_at"])
     reply.due_at = datetime.fromisoformat(data["due_at"])
-    reply.warned = False
+    reply.extended, reply.warned = True, False
     share = state.routed.policy.warn_share if state.routed else 0.8
     reply.warn_at = warn_point(reply.started_at or at, reply.due_at, share)
     state.extensions += 1
