@@ -112,6 +112,24 @@ async def measure(
     return times
 
 
+async def interleaved(
+    sessions: async_sessionmaker[AsyncSession], queries: dict[str, Query], repeat: int
+) -> dict[str, list[float]]:
+    """Milliseconds per run of each query, taken in turn (one run of each, `repeat` times, after
+    one warm-up each), so a change in the machine's load falls on every query alike."""
+    for query in queries.values():
+        async with sessions() as session:
+            await query(session)
+    times: dict[str, list[float]] = {name: [] for name in queries}
+    for _ in range(repeat):
+        for name, query in queries.items():
+            async with sessions() as session:
+                started = time.perf_counter()
+                await query(session)
+                times[name].append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def against_baseline(title: str, results: dict[str, list[float]], baseline: str) -> Table:
     """One row per query: runs, p50 and p99 in ms, and both against the baseline's."""
     base50 = statistics.median(results[baseline])

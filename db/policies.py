@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow, SlaPolicyRow
@@ -67,3 +67,9 @@ async def recorded_cases(
         .order_by(CaseEventRow.case_id, CaseEventRow.seq)
     )
     return [list(events) for _, events in groupby(rows, key=lambda r: r.case_id)]
+
+
+async def recorded_until(session: AsyncSession) -> datetime | None:
+    """The latest recorded event: the present of the record (now, on a live system; the end of a
+    generated history). A what-if plays the proposal up to it, so both sides cover the same time."""
+    return await session.scalar(select(func.max(CaseEventRow.at)))

@@ -43,7 +43,7 @@ class Change:
     """One decision in the making: events are recorded and evolve a copy of the state."""
 
     def __init__(self, state: CaseState, now: datetime) -> None:
-        self.state = state.model_copy(deep=True)
+        self.state = state.fork()
         self.now = now
         self.step = Step(state=self.state)
 

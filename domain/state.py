@@ -83,6 +83,23 @@ class CaseState(BaseModel):
     def linkage_open(self) -> bool:
         return self.linkage is not None and self.linkage.status is LinkageStatus.open
 
+    def fork(self) -> CaseState:
+        """A copy `evolve` may change without touching this one, made for every decision. Only
+        what `evolve` changes in place is copied (each deadline, the lists, the linkage); the
+        intake and the routing, which it replaces but never changes, are shared: a deep copy of
+        them (the routing carries the policy, ladder and working-day calendar) was most of the
+        cost of a decision."""
+        return self.model_copy(
+            update={
+                "deadlines": {k: d.model_copy() for k, d in self.deadlines.items()},
+                "linkage": self.linkage.model_copy(deep=True) if self.linkage else None,
+                "merged": list(self.merged),
+                "repeats": list(self.repeats),
+                "unreached": list(self.unreached),
+                "chased": list(self.chased),
+            }
+        )
+
     def pending(self) -> list[Deadline]:
         """The deadlines still running, earliest first."""
         if self.status is CaseStatus.closed:

@@ -35,8 +35,11 @@ ASSUMPTION = (
     "policy would have made impossible is skipped and counted as diverged."
 )
 SYSTEM = "system"
-# A linkage's steps are recorded by its case but made by the agencies: taken as recorded.
+# A linkage's steps are recorded by its case but made by the agencies: taken as recorded. Its
+# opening and cancelling are the case's own decisions (a rung, a big case, a hand-opened one,
+# closure): the model makes them again when the proposed policy would have.
 _AS_RECORDED = ("linkage_", "agency_")
+_MODEL_MADE = frozenset({"linkage_opened", "linkage_cancelled"})
 # Recorded actions are taken again by a principal who may take every action: the question is
 # what the policy changes, not who may act.
 _REPLAYER = Principal(subject="whatif", role=Role.admin)
@@ -122,6 +125,8 @@ def play_again(
     state, produced, diverged = step.state, list(step.events), 0
     for event in events[dispatch + 1 :]:
         state = _ring_until(state, event.at, produced)
+        if event.type in _MODEL_MADE:
+            continue
         if event.type.startswith(_AS_RECORDED):
             state = _as_recorded(state, event, produced)
         elif event.actor != SYSTEM and event.type in _ACTIONS:
@@ -159,7 +164,7 @@ def _as_recorded(state: CaseState, event: EventLike, produced: list[CaseEvent]) 
     copy = CaseEvent(
         seq=state.seq + 1, type=event.type, at=event.at, actor=event.actor, data=event.data
     )
-    state = state.model_copy(deep=True)
+    state = state.fork()
     evolve(state, copy)
     produced.append(copy)
     return state

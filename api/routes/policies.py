@@ -44,6 +44,7 @@ class WhatIfOut(BaseModel):
     to: str
     change: PolicyChange
     assumption: str
+    until: datetime  # the latest recorded event: both sides are counted up to it
     cases: int
     diverged: int
     seconds: float  # how long the replay took
@@ -76,7 +77,8 @@ async def what_if(
     cases = await policies.recorded_cases(
         session, code=body.policy, start=start, end=end, scope=scope_conditions(principal)
     )
-    rows = await asyncio.to_thread(compare, cases, body.policy, body.change, datetime.now(UTC))
+    until = min(await policies.recorded_until(session) or end, datetime.now(UTC))
+    rows = await asyncio.to_thread(compare, cases, body.policy, body.change, until)
     recorded, proposed, diverged = totals(rows)
     return WhatIfOut(
         policy=body.policy,
@@ -84,6 +86,7 @@ async def what_if(
         to=last.isoformat(),
         change=body.change,
         assumption=ASSUMPTION,
+        until=until,
         cases=recorded.cases,
         diverged=diverged,
         seconds=round(time.perf_counter() - started, 3),

@@ -63,6 +63,17 @@ async def what_if(api: httpx.AsyncClient, **change: Any) -> httpx.Response:
     return await api.post("/v1/policies/whatif", json=body)
 
 
+async def test_the_recorded_policy_gives_back_the_recorded_figures(
+    api: httpx.AsyncClient, february: list[str]
+) -> None:
+    body = (await what_if(api)).json()
+    assert body["cases"] == 4 and body["diverged"] == 0
+    assert body["proposed"] == body["recorded"]
+    assert all(row["proposed"] == row["recorded"] for row in body["rows"])
+    # Played up to the record's latest event, which is at least the last of these cases'.
+    assert datetime.fromisoformat(body["until"]) > datetime(2022, 2, 16, tzinfo=SUBDISTRICT_TZ)
+
+
 async def test_a_tighter_accept_limit_tried_on_the_past(
     api: httpx.AsyncClient, february: list[str], sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.case import AcceptInput, Action, ContactInput, Grade, RateInput, ReplyInput
+from domain import lifecycle
+from domain.case import (
+    AcceptInput,
+    Action,
+    ContactInput,
+    Grade,
+    RateInput,
+    ReplyInput,
+    Severity,
+)
+from domain.linkage import LinkageChange, LinkageStatus, OpenLinkageInput
 from domain.permissions import Principal, Role
 from domain.whatif import PolicyChange, compare, play_again, totals
-from tests.unit.stories import POLICY, T0, Story
+from tests.unit.stories import POLICY, SUPERVISOR, T0, Story
 
 LATER = T0 + timedelta(days=60)  # long after every recorded step
 
@@ -28,6 +38,35 @@ def rated_case(**intake: object) -> Story:
 
 def test_the_recorded_policy_plays_the_recording_again() -> None:
     story = rated_case()
+    played = play_again(story.events, POLICY, LATER)
+    assert played is not None
+    state, events, diverged = played
+    assert diverged == 0
+    assert [(e.type, e.at) for e in events] == [(e.type, e.at) for e in story.events[1:]]
+    assert state == story.state
+
+
+def test_linkages_the_case_opened_itself_are_opened_again_not_copied() -> None:
+    """A major case links its agencies at dispatch and a supervisor blows the whistle again
+    after the first linkage closed: the model opens both again, the agencies' steps are taken
+    as recorded, and the recording comes back event for event."""
+    story = Story()
+    story.route(severity=Severity.major, linkage_agencies=["DA-POLICE"])
+    story.act(10, Action.accept, AcceptInput())
+    story.act(20, Action.contact, ContactInput(note="约谈"))
+    for minutes in (300, 900):
+        linkage = story.state.linkage
+        assert linkage is not None
+        done = linkage.model_copy(update={"status": LinkageStatus.completed})
+        closed = LinkageChange(type="linkage_closed", actor="system", view=done)
+        story.now = story.at(minutes)
+        story.take(lifecycle.linkage_changed(story.state, closed, story.now))
+        if minutes == 300:
+            again = OpenLinkageInput(reason="反复出现", agencies=["SD-CIVIL"])
+            story.act(400, Action.open_linkage, again, SUPERVISOR)
+    story.act(1000, Action.reply, ReplyInput(result="联合整治完毕"))
+    story.wait((LATER - T0).total_seconds() / 60)  # nobody rated: closed unrated
+    assert story.types.count("linkage_opened") == 2
     played = play_again(story.events, POLICY, LATER)
     assert played is not None
     state, events, diverged = played
