@@ -36,7 +36,7 @@ from db import reference
 from db.migrate import upgrade
 from db.models import Case, CaseEventRow
 from db.session import make_engine, make_sessionmaker
-from domain.policy_change import PolicyFollowed
+from domain.policy_change import PolicyFollowed, open_cases_query
 from worker.main import build_worker
 from worker.stack import create_database, register_search_attributes, start_postgres, start_temporal
 from workflows.policy import PolicyChangeWorkflow
@@ -106,7 +106,10 @@ async def main(count: int) -> None:
             start_seconds = await bounded(20, count, one)
             async with sessions() as session:
                 running = await session.scalar(select(func.count()).select_from(Case))
-            await asyncio.sleep(2)  # visibility catches up with the last starts
+            # Visibility is eventually consistent: wait until the query the telling runs sees
+            # every case, or the baseline would tell fewer.
+            while (await client.count_workflows(open_cases_query(policy))).count < count:  # noqa: ASYNC110
+                await asyncio.sleep(1)
             same = PolicyFollowed(policy=policy, actor="bench")
             base_seconds, base_told = await tell(same, 0)
             shorter = PolicyFollowed(policy=policy.model_copy(update={"reply": "2wd"}), actor="b")
