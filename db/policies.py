@@ -24,12 +24,22 @@ async def change(session: AsyncSession, code: str, limits: dict[str, object]) ->
     row = await session.get(SlaPolicyRow, code, with_for_update=True)
     if row is None:
         return None
-    fields = SlaPolicy.model_fields.keys()
-    policy = SlaPolicy.model_validate({**{f: getattr(row, f) for f in fields}, **limits})
+    policy = SlaPolicy.model_validate({**_fields(row), **limits})
     for name, value in limits.items():
         setattr(row, name, value)
     await session.flush()
     return policy
+
+
+async def every_policy(session: AsyncSession) -> dict[str, SlaPolicy]:
+    return {
+        row.code: SlaPolicy.model_validate(_fields(row))
+        for row in await session.scalars(select(SlaPolicyRow))
+    }
+
+
+def _fields(row: SlaPolicyRow) -> dict[str, object]:
+    return {f: getattr(row, f) for f in SlaPolicy.model_fields}
 
 
 async def recorded_cases(

@@ -20,17 +20,19 @@ from rich.table import Table
 from core import logs
 from core.auth import issue
 from core.config import Settings, StartupError, get_settings
-from core.temporal import data_converter
+from core.temporal import build_client, data_converter
 from db import generate as history
-from db import reference, stats
+from db import policies, reference, stats
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import RATE_KEYS, InvalidStatsQuery, check_group_by, local_range, parse_bound, total
 from domain.permissions import Principal, Role
+from domain.policy_change import PolicyFollowed
 from worker.serve import ensure_port_free, run, serve
 from worker.stack import EmbeddedPostgres, start_postgres, start_temporal
 from worker.temporal_ui import free_port, read_only_ui
+from workflows.policy import tell_open_cases
 
 log = logging.getLogger("gridcase")
 
@@ -51,6 +53,34 @@ async def _migrate_and_seed(settings: Settings) -> dict[str, int]:
             return await reference.seed(session, settings.config_dir)
     finally:
         await engine.dispose()
+
+
+async def reseed(settings: Settings, open_cases_follow: bool) -> dict[str, str | None]:
+    """`gridcase seed`: reload the reference data. A policy whose limits changed reaches the
+    running cases under it when `open_cases_follow`, as PUT /v1/policies/{code} does. Returns
+    the changed policies' codes, each with its telling's workflow id (None: not told)."""
+    await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
+    engine = make_engine(settings, pool_size=1)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            before = await policies.every_policy(session)
+            counts = await reference.seed(session, settings.config_dir)
+            after = await policies.every_policy(session)
+    finally:
+        await engine.dispose()
+    print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    changed = [p for code, p in after.items() if code in before and before[code] != p]
+    told: dict[str, str | None] = {p.code: None for p in changed}
+    client = await build_client(settings) if changed and open_cases_follow else None
+    for policy in changed:
+        if client is not None:
+            followed = PolicyFollowed(policy=policy, actor="gridcase seed")
+            told[policy.code] = await tell_open_cases(client, settings.task_queue, followed)
+        print(
+            f"{policy.code} changed: "
+            + (f"its open cases are told ({told[policy.code]})" if client else "new cases use it")
+        )
+    return told
 
 
 async def up(settings: Settings) -> None:
@@ -229,7 +259,13 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("worker", help="run a worker")
     commands.add_parser("api", help="run the HTTP API")
     commands.add_parser("migrate", help="apply database migrations")
-    commands.add_parser("seed", help="migrate, then load the reference data from config/")
+    seed = commands.add_parser("seed", help="migrate, then load the reference data from config/")
+    seed.add_argument(
+        "--open-cases-follow",
+        action="store_true",
+        help="running cases under a policy whose limits changed recompute their deadlines "
+        "(else only cases dispatched from now on use the new limits)",
+    )
     grids = commands.add_parser(
         "import-grids", help="import micro-grid (and community) polygons from a GeoJSON file"
     )
@@ -315,8 +351,7 @@ def main(argv: list[str] | None = None) -> None:
             count = asyncio.run(import_holidays(_with_database(settings), args.file))
             print(f"imported {count} holiday rows")
         elif args.command == "seed":
-            counts = asyncio.run(_migrate_and_seed(_with_database(settings)))
-            print("seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            asyncio.run(reseed(_with_database(settings), args.open_cases_follow))
         elif args.command == "generate":
             asyncio.run(
                 generate_history(_with_database(settings), args.cases, args.months, args.seed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -22,7 +21,7 @@ from domain.permissions import Principal
 from domain.policy_change import PolicyFollowed
 from domain.sla import SlaPolicy
 from domain.whatif import ASSUMPTION, Comparison, Figures, PolicyChange, compare, totals
-from workflows.policy import PolicyChangeWorkflow
+from workflows.policy import tell_open_cases
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -140,12 +139,6 @@ async def change_policy(
         raise UnknownPolicy("no policy has that code", {"code": code})
     if not body.open_cases_follow:
         return PolicyUpdated(policy=policy, open_cases_follow=False)
-    telling = f"policy-{code}-{uuid.uuid4().hex[:8]}"
-    await temporal.start_workflow(
-        PolicyChangeWorkflow.run,
-        PolicyFollowed(policy=policy, actor=principal.actor),
-        id=telling,
-        task_queue=settings.task_queue,
-        static_summary=f"{code} changed: tell its open cases",
-    )
+    followed = PolicyFollowed(policy=policy, actor=principal.actor)
+    telling = await tell_open_cases(temporal, settings.task_queue, followed)
     return PolicyUpdated(policy=policy, open_cases_follow=True, telling=telling)
