@@ -4,11 +4,13 @@ it waits on Temporal."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -19,11 +21,17 @@ from api.schemas import CaseOut
 from api.scope import SeenCase, visible_case
 from api.views import shown
 from core.temporal import rpc_timeout
+from db import cases
 from db.models import Case
+from domain.allowed import check
+from domain.appeal import AppealInput, appeal_id
 from domain.case import Action, CaseStatus, CaseView
-from domain.common import ActionInput
+from domain.common import ActionInput, Refused
+from domain.common import Forbidden as ModelForbidden
 from domain.linkage import LinkageAction, LinkageView
 from domain.permissions import may, permitted
+from domain.state import replay
+from workflows.appeal import AppealWorkflow
 from workflows.refusal import FORBIDDEN, NOT_ALLOWED_NOW
 
 ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
@@ -55,12 +63,45 @@ class CaseActions:
         self.sessions, self.temporal, self.settings = sessions, temporal, settings
         self.principal, self.idempotency_key = principal, idempotency_key
 
-    async def __call__(self, case_id: str, action: Action, body: ActionInput) -> CaseOut:
-        """An action on the case itself (the Update of the action's name): the new state of the
-        case, with the description from its record (it never passes through Temporal)."""
-        view, seen = await self._send(case_id, case_id, action.value, body, CaseView)
+    async def __call__(
+        self, case_id: str, action: Action, body: ActionInput, workflow_id: str | None = None
+    ) -> CaseOut:
+        """An action on the case itself (the Update of the action's name, sent to the case's
+        workflow or to the one that holds its appeal): the new state of the case, with the
+        description from its record (it never passes through Temporal)."""
+        target = workflow_id or case_id
+        view, seen = await self._send(case_id, target, action.value, body, CaseView)
         out = CaseOut(**view.model_dump(exclude={"description"}), description=seen.row.description)
         return shown(out, self.principal, seen.scope)
+
+    async def appeal_workflow(self, case_id: str, body: AppealInput) -> str | None:
+        """Where an appeal goes: None for an open case (its own workflow takes it); on a closed
+        case, a workflow of its own, started here from the state the record tells (the model
+        checks the appeal first, so a refused one starts nothing)."""
+        self.permit(Action.appeal.value)
+        seen = await visible_case(self.sessions, self.temporal, self.principal, case_id)
+        if seen.row.status != CaseStatus.closed:
+            return None
+        async with self.sessions() as session:
+            state = replay(await cases.events(session, case_id))
+        signed = body.model_copy(update={"principal": self.principal})
+        try:
+            check(state, Action.appeal, signed, datetime.now(UTC))
+        except Refused as refused:
+            error = Forbidden if isinstance(refused, ModelForbidden) else NotAllowedNow
+            raise error(refused.message, refused.details) from None
+        workflow_id = appeal_id(case_id, state.appeals + 1)
+        await self.temporal.start_workflow(
+            AppealWorkflow.run,
+            state,
+            id=workflow_id,
+            task_queue=self.settings.task_queue,
+            # Two appeals at once: the second meets the first's workflow and its refusal.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"appeal {body.ground} on {case_id}",
+            rpc_timeout=rpc_timeout(self.settings),
+        )
+        return workflow_id
 
     async def lookup(self, entity: type[RowT], key: str) -> RowT | None:
         """A row an action names (a unit, a master case), in its own short transaction."""
@@ -145,7 +186,12 @@ def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
 def closing(case: Case, workflow_id: str) -> GridcaseError:
     """An action that met its workflow completing (Temporal's FAILED_PRECONDITION): 409 when
     the record already says it is over, else 503 (a retry then meets the finished state)."""
-    over = case.status == CaseStatus.closed if workflow_id == case.id else case.linkage != "open"
+    if workflow_id == case.id:
+        over = case.status == CaseStatus.closed
+    elif workflow_id.startswith(f"{case.id}-appeal-"):
+        over = (case.appeal or {}).get("status") != "pending"
+    else:
+        over = case.linkage != "open"
     if over:
         return _closed(case, workflow_id)
     return Unavailable(
@@ -154,5 +200,5 @@ def closing(case: Case, workflow_id: str) -> GridcaseError:
 
 
 def _closed(case: Case, workflow_id: str) -> NotAllowedNow:
-    what = "case" if workflow_id == case.id else "linkage"
+    what = "case" if workflow_id == case.id else workflow_id.removeprefix(f"{case.id}-")
     return NotAllowedNow(f"the {what} is closed", {"status": case.status, "allowed_actions": []})

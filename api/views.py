@@ -11,6 +11,7 @@ from core.config import Settings
 from core.temporal import rpc_timeout
 from db.models import Case
 from domain.allowed import allowed_in
+from domain.appeal import grounds
 from domain.case import CaseStatus, CaseView, Deadline
 from domain.permissions import (
     SEES_PHONE,
@@ -43,6 +44,10 @@ def case_out(case: Case) -> CaseOut:
             linkage_open=case.linkage == "open",
             grid_event=case.channel == "grid_patrol",
             verification_pending=case.verification == "pending",
+            appealable=bool(
+                case.unit and grounds(case.grade, case.deadlines, list(case.appealed or []))
+            ),
+            appeal_pending=(case.appeal or {}).get("status") == "pending",
         ),
         reporter={
             "name": case.reporter_name,

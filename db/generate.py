@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import cases
@@ -68,6 +69,8 @@ SUMMER_MONTHS = (6, 7, 8)
 CHANNELS = {"hotline": 50, "app": 25, "grid_patrol": 12, "walk_in": 8, "letter": 3, "open311": 2}
 PEOPLE = ("孙淑臻", "王秀梅", "刘建国", "张海燕", "李春华", "陈志强")
 CASE_COLUMNS = [c.name for c in Case.__table__.columns]
+# COPY takes JSONB as text.
+JSON_COLUMNS = [c.name for c in Case.__table__.columns if isinstance(c.type, JSONB)]
 EVENT_COLUMNS = ["case_id", "seq", "type", "at", "actor", "data"]
 
 
@@ -363,7 +366,9 @@ async def insert_cases(
         rows, events = [], []
         for spec, number in zip(batch, numbers, strict=True):
             row, log = build_case(ref, spec, int(number), as_of)
-            row["deadlines"] = json.dumps(row["deadlines"], ensure_ascii=False, default=str)
+            for column in JSON_COLUMNS:
+                if row[column] is not None:
+                    row[column] = json.dumps(row[column], ensure_ascii=False, default=str)
             rows.append(tuple(row[c] for c in CASE_COLUMNS))
             for e in log:
                 e["data"] = json.dumps(e["data"], ensure_ascii=False, default=str)

@@ -127,6 +127,9 @@ class SlaPolicyRow(Base):
     visit_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     verification_share: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
     chases_per_day: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    # 申诉: the unit's window to appeal, and the supervisor's limit to rule.
+    appeal_window: Mapped[str] = mapped_column(String(16), default="5wd", server_default="5wd")
+    appeal: Mapped[str] = mapped_column(String(16), default="3wd", server_default="3wd")
 
 
 class EscalationLevel(Base):
@@ -235,6 +238,11 @@ class Case(Base):
     visit_due_at: Mapped[datetime | None]
     verification: Mapped[str | None] = mapped_column(String(16))  # of an app rating
     chases: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催促, 0013
+    # 申诉 (migration 0015): the latest appeal, the grounds appealed, and why an exempted case
+    # left its unit's score (核减: the scores leave it out; the raw figures keep it).
+    appeal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    appealed: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    exemption: Mapped[str | None] = mapped_column(Text)
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

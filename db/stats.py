@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, func, literal_column, select
+from sqlalchemy import Boolean, ColumnElement, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow, CaseRollup, CaseRollupMonth
@@ -124,15 +124,22 @@ async def case_stats_from_rollup(
 
 
 async def case_stats_direct(
-    session: AsyncSession, *, start: datetime, end: datetime, group_by: list[str]
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: list[str],
+    only: ColumnElement[bool] | None = None,
 ) -> list[StatsRow]:
-    """Counts and rates per group, computed from the case rows themselves."""
+    """Counts and rates per group, computed from the case rows themselves (those that match
+    `only`, when given)."""
     keys = check_group_by(group_by)
     groups = [_group_column(k).label(f"g_{k}") for k in keys]
     counts = [c.label(f"c_{k}") for k, c in count_columns().items()]
     query = (
         select(*groups, *counts)
         .where(Case.received_at >= start, Case.received_at < end)
+        .where(only if only is not None else true())
         .group_by(*[g.element for g in groups])
         .order_by(*[g.asc().nulls_last() for g in groups])
     )
@@ -149,8 +156,21 @@ async def case_stats_direct(
     ]
 
 
-async def case_stats_from_events(
+async def exempted_stats(
     session: AsyncSession, *, start: datetime, end: datetime, group_by: list[str]
+) -> list[StatsRow]:
+    """The counts of the cases exempted on appeal (核减): few, so straight from the rows."""
+    only = Case.exemption.is_not(None)
+    return await case_stats_direct(session, start=start, end=end, group_by=group_by, only=only)
+
+
+async def case_stats_from_events(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: list[str],
+    exempted_only: bool = False,
 ) -> list[StatsRow]:
     """The same statistics replayed from `case_events` (the cases whose `received` event falls
     in [start, end)). Every count comes from the events; only the grouping keys the events do
@@ -179,6 +199,8 @@ async def case_stats_from_events(
     summed: dict[tuple[Any, ...], Counts] = defaultdict(Counts)
     for case_id, events in per_case.items():
         facts = facts_from_events(events)
+        if exempted_only and not facts.exempted:
+            continue
         group = group_of(facts, places[case_id], keys)
         key = tuple(group[k] for k in keys)
         summed[key] = summed[key] + facts.counts()

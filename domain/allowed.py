@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.appeal import AppealInput, RuleOnAppealInput, state_grounds
+from domain.appeal import refusal as appeal_refusal
 from domain.case import (
     AcceptInput,
     Action,
@@ -117,6 +119,8 @@ INPUTS: dict[Action, type[ActionInput]] = {
     Action.visit: VisitInput,
     Action.add_info: AddInfoInput,
     Action.chase: ChaseInput,
+    Action.appeal: AppealInput,
+    Action.rule_on_appeal: RuleOnAppealInput,
 }
 
 
@@ -130,6 +134,38 @@ def allowed_in(
     linkage_open: bool = False,
     grid_event: bool = False,
     verification_pending: bool = False,
+    appealable: bool = False,
+    appeal_pending: bool = False,
+) -> list[Action]:
+    """What the loop allows (`_in_the_loop`) and, beside it on an open or a closed case, one
+    appeal at a time: `appeal` while a ground is left, `rule_on_appeal` while one waits."""
+    actions = _in_the_loop(
+        status,
+        contacted,
+        suspended=suspended,
+        extension_requested=extension_requested,
+        in_review=in_review,
+        linkage_open=linkage_open,
+        grid_event=grid_event,
+        verification_pending=verification_pending,
+    )
+    if appeal_pending:
+        actions.append(Action.rule_on_appeal)
+    elif appealable and status is not CaseStatus.received:
+        actions.append(Action.appeal)
+    return actions
+
+
+def _in_the_loop(
+    status: CaseStatus,
+    contacted: bool,
+    *,
+    suspended: bool,
+    extension_requested: bool,
+    in_review: bool,
+    linkage_open: bool,
+    grid_event: bool,
+    verification_pending: bool,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), a
     stopped clock, a pending review or extension request, an open linkage. (The API reads it
@@ -164,6 +200,8 @@ def allowed_actions(state: CaseState, principal: Principal | None = None) -> lis
         linkage_open=state.linkage_open,
         grid_event=state.grid_event,
         verification_pending=state.verification == "pending",
+        appealable=bool(state_grounds(state)),
+        appeal_pending=state.appeal_pending,
     )
     if principal is not None:
         where = scope(state)
@@ -202,8 +240,11 @@ def check(state: CaseState, action: Action, input: ActionInput, now: datetime) -
             f"a {principal.role.value} may not {action.value} this case",
             {"role": principal.role.value, "action": action.value},
         )
-    if action not in allowed_actions(state):
+    # An appeal outside the table is refused below, saying why (no ground left, one pending...).
+    if action not in allowed_actions(state) and action is not Action.appeal:
         what = "suspended" if state.suspended_at is not None else state.status.value
+        if action is Action.rule_on_appeal:
+            _refuse(state, "no appeal on this case awaits a ruling")
         _refuse(state, f"cannot {action.value} a case that is {what}")
     refusal = _refusal(state, action, input, now)
     if refusal:
@@ -224,6 +265,8 @@ def _refusal(state: CaseState, action: Action, input: ActionInput, now: datetime
         and (chases_on(state.chased, now) >= routed.policy.chases_per_day)
     ):
         return f"the policy takes {routed.policy.chases_per_day} chaser(s) a day"
+    if isinstance(input, AppealInput):
+        return appeal_refusal(state, input, now)
     if isinstance(input, MergeInput) and input.into == state.intake.case_id:
         return "a case cannot be merged into itself"
     if isinstance(input, ExtensionRequestInput):

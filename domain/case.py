@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
+from domain.appeal import Appeal
 from domain.calendar import WorkingDays
 from domain.common import ActionInput, Code, Email, Notice, Phone, ShortText, Text
 from domain.crs import Crs, to_wgs84
@@ -81,6 +82,10 @@ class Action(StrEnum):
     # The resident's voice on an open case (domain/voice.py): more information, a chaser (催促).
     add_info = "add_info"
     chase = "chase"
+    # 申诉 (domain/appeal.py): the unit appeals an unsatisfied rating or a missed deadline; a
+    # supervisor rules (upheld, or exempted: 核减).
+    appeal = "appeal"
+    rule_on_appeal = "rule_on_appeal"
 
 
 class Grade(StrEnum):
@@ -375,6 +380,11 @@ class CaseView(BaseModel):
     unreached_attempts: int = 0
     verification: str | None = None
     chases: int = 0  # the resident's chasers (催促)
+    # 申诉: the latest appeal, the grounds appealed so far, and why an exempted case left its
+    # unit's score (核减).
+    appeal: Appeal | None = None
+    appealed: list[str] = []
+    exemption: str | None = None
 
 
 class Routed(BaseModel):

@@ -116,7 +116,7 @@ def climb(
         deadline=deadline.value if deadline else None,
     )
     change.notify(rung.unit, "escalation", f"升级至{rung.name}: {reason}")
-    if rung.takes_over and rung.unit != state.unit:
+    if rung.takes_over and rung.unit != state.unit and state.status is not CaseStatus.closed:
         dispatch(
             change, Action.reassign, SYSTEM, rung.unit, None, f"taken over at level {rung.level}"
         )

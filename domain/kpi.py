@@ -287,6 +287,7 @@ class CaseFacts(BaseModel):
     unit: str | None = None
     outcome: str | None = None
     counted: Counts
+    exempted: bool = False  # 核减 on appeal: out of the unit's score (domain/score.py)
 
     def counts(self) -> Counts:
         return self.counted
@@ -305,6 +306,7 @@ def facts_of(state: CaseState) -> CaseFacts:
         unit=state.unit,
         outcome=state.outcome.value if state.outcome else None,
         counted=counts_of(view(state, [])),
+        exempted=state.exemption is not None,
     )
 
 

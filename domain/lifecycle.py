@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.allowed import check
+from domain.appeal import AppealInput, RuleOnAppealInput, Ruling, appeal_id
 from domain.case import (
     AcceptInput,
     Action,
@@ -267,6 +268,43 @@ def _chase(change: Change, actor: str, input: ChaseInput) -> None:
     change.notify(change.state.unit, "chase", f"诉求人催促: {input.note or '请尽快办理'}")
 
 
+def _appeal(change: Change, actor: str, input: AppealInput) -> None:
+    """申诉: the unit disputes a rating or a missed deadline, with evidence; a supervisor rules
+    within the policy's limit. On a closed case it runs in a workflow of its own."""
+    state = change.state
+    n = state.appeals + 1
+    case_id = state.intake.case_id
+    change.record(
+        Action.appeal,
+        actor,
+        n=n,
+        ground=input.ground,
+        unit=state.unit,
+        reason=input.reason,
+        evidence=[str(url) for url in input.evidence],
+        workflow_id=appeal_id(case_id, n) if state.status is CaseStatus.closed else case_id,
+        due={DeadlineKind.appeal.value: change.due(DeadlineKind.appeal)},
+    )
+    change.notify(supervisor(state), "appeal", f"承办单位申诉 ({input.ground}): {input.reason}")
+
+
+def _rule_on_appeal(change: Change, actor: str, input: RuleOnAppealInput) -> None:
+    """The ruling: upheld, or exempted (核减: the case leaves the unit's score; its raw figures
+    stay as they were)."""
+    appeal = change.state.appeal
+    assert appeal is not None
+    change.record(
+        Action.rule_on_appeal,
+        actor,
+        n=appeal.n,
+        ruling=input.ruling.value,
+        reason=input.reason,
+        unit=appeal.unit,
+    )
+    word = "予以核减" if input.ruling is Ruling.exempted else "维持原结果"
+    change.notify(appeal.unit, "appeal_ruled", f"申诉裁定{word}: {input.reason}")
+
+
 def _urge(change: Change, actor: str, input: UrgeInput) -> None:
     """催办: a supervisor chases the unit."""
     change.record(Action.urge, actor, unit=change.state.unit, note=input.note)
@@ -410,6 +448,8 @@ _ACTIONS: dict[Action, Any] = {
     Action.visit: _visit,
     Action.add_info: _add_info,
     Action.chase: _chase,
+    Action.appeal: _appeal,
+    Action.rule_on_appeal: _rule_on_appeal,
 }
 
 
@@ -439,9 +479,10 @@ def linkage_changed(state: CaseState, linkage: LinkageChange, now: datetime) -> 
 
 def next_alarm(state: CaseState) -> Alarm | None:
     """The earliest of: a reminder, a deadline, the next rung for a missed one, the end of the
-    longest allowed suspension."""
+    longest allowed suspension. A closed case has only its appeal's ruling to wait for."""
     routed = state.routed
-    if state.status is CaseStatus.closed or routed is None:
+    closed = state.status is CaseStatus.closed
+    if routed is None or (closed and not state.appeal_pending):
         return None
     policy, days, unit = routed.policy, routed.working_days, state.unit or ""
     if state.suspended_at is not None:
@@ -449,7 +490,7 @@ def next_alarm(state: CaseState) -> Alarm | None:
         return Alarm(at=state.suspended_at + limit, kind="resume", summary="suspension limit")
     alarms: list[Alarm] = []
     for d in state.deadlines.values():
-        if d.met_at is not None:
+        if d.met_at is not None or (closed and d.kind is not DeadlineKind.appeal):
             continue
         climbs = d.kind is not DeadlineKind.rating
         name = d.kind.value
@@ -489,6 +530,8 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
     assert alarm.deadline is not None
     deadline = state.deadlines[alarm.deadline]
     kind = deadline.kind.value
+    # A late ruling on an appeal climbs the ladder but summons no agencies: the matter is not late.
+    summons = deadline.kind is not DeadlineKind.appeal
     if alarm.kind == "warn":
         change.record(
             EventType.deadline_warning,
@@ -497,10 +540,13 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
             due_at=deadline.due_at.isoformat(),
             unit=state.unit,
         )
-        change.notify(state.unit, "reminder", f"{kind} 时限 {local(deadline.due_at)}")
+        # The ruling's reminder goes to who rules; the others to the unit.
+        watcher = supervisor(state) if deadline.kind is DeadlineKind.appeal else state.unit
+        change.notify(watcher, "reminder", f"{kind} 时限 {local(deadline.due_at)}")
     elif alarm.kind == "climb":
         climb(change, EventType.escalated, SYSTEM, f"{kind} still not met", deadline.kind)
-        link_if_big(change)
+        if summons:
+            link_if_big(change)
     elif deadline.kind is DeadlineKind.rating and state.verification == "pending":
         close(change, Outcome.rated)  # no verification call in the window: the app's rating
     elif deadline.kind is DeadlineKind.rating and unrated_recently >= UNRATED_FOR_REVIEW:
@@ -525,5 +571,6 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
         )
         if state.routed and state.escalation_level < len(state.routed.ladder):
             climb(change, EventType.escalated, SYSTEM, f"{kind} missed", deadline.kind)
-            link_if_big(change)
+            if summons:
+                link_if_big(change)
     return change.done()

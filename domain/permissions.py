@@ -108,6 +108,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "urge": SUPERVISION,
     "escalate": SUPERVISION,
     "approve_extension": frozenset({Role.supervisor}),
+    # 申诉: the case's unit appeals; a supervisor rules.
+    "appeal": HANDLER,
+    "rule_on_appeal": frozenset({Role.supervisor}),
     "deny_extension": frozenset({Role.supervisor}),
     "review_close": frozenset({Role.supervisor}),
     "reopen": frozenset({Role.supervisor}),

@@ -5,6 +5,9 @@ configuration (`GRIDCASE_SCORE_WEIGHTS`); a rate where lower is better (unreacha
 1 - rate. A rate with nothing in its denominator (no case was rated, say) is left out and the
 other weights share its part, so a unit is neither rewarded nor punished for what it never had.
 Each rate's `points` are what it added: they sum to the score.
+
+A case exempted on appeal (核减, domain/appeal.py) leaves its group's score: the ranking's counts
+and rates are those of the other cases, and `raw` keeps every case's, as /v1/stats counts them.
 """
 
 from __future__ import annotations
@@ -60,31 +63,57 @@ def score(of: Mapping[str, Rate], weights: Mapping[str, float]) -> Score:
     return Score(value=value, points=points)
 
 
-class ScoreRow(BaseModel):
-    """One unit's or community's month: its rank, score, counts and rates."""
+class Figures(BaseModel):
+    """A score with what it is made of."""
 
-    rank: int | None  # None: no score (nothing to rate it on)
-    group: dict[str, str]
     score: float | None
     points: dict[str, float | None]
     counts: Counts
     rates: dict[str, Rate]
 
-
-def ranking(by: str, groups: Mapping[str, Counts], weights: Mapping[str, float]) -> list[ScoreRow]:
-    """The groups best first; equal scores share a rank (1, 2, 2, 4), unscored ones come last."""
-    rows = []
-    for code, counts in groups.items():
+    @classmethod
+    def of(cls, counts: Counts, weights: Mapping[str, float]) -> Figures:
         figures = rates(counts)
         scored = score(figures, weights)
+        return cls(score=scored.value, points=scored.points, counts=counts, rates=figures)
+
+
+class ScoreRow(Figures):
+    """One unit's or community's month: its rank and the figures it is ranked by, which leave
+    out the cases exempted on appeal (核减); `raw` counts every case, as /v1/stats does."""
+
+    rank: int | None  # None: no score (nothing to rate it on)
+    group: dict[str, str]
+    exempted: int  # cases left out of the score
+    raw: Figures
+
+
+def without(counts: Counts, exempted: Counts) -> Counts:
+    return Counts(**{k: getattr(counts, k) - getattr(exempted, k) for k in Counts.model_fields})
+
+
+def ranking(
+    by: str,
+    groups: Mapping[str, Counts],
+    weights: Mapping[str, float],
+    exempted: Mapping[str, Counts] | None = None,
+) -> list[ScoreRow]:
+    """The groups best first by the score of their cases less the exempted ones; equal scores
+    share a rank (1, 2, 2, 4), unscored ones come last."""
+    rows = []
+    for code, counts in groups.items():
+        left_out = (exempted or {}).get(code, Counts())
+        scored = Figures.of(without(counts, left_out), weights)
         rows.append(
             ScoreRow(
                 rank=None,
                 group={by: code},
-                score=scored.value,
+                exempted=left_out.received,
+                raw=Figures.of(counts, weights),
+                score=scored.score,
                 points=scored.points,
-                counts=counts,
-                rates=figures,
+                counts=scored.counts,
+                rates=scored.rates,
             )
         )
     rows.sort(key=lambda r: (r.score is None, -(r.score or 0), r.group[by]))

@@ -21,6 +21,7 @@ class DeadlineKind(StrEnum):
     reply = "reply"  # 答复: the unit replies with the result
     rating = "rating"  # 回访/评价: the resident's window to rate the reply
     verify = "verify"  # 核查: the on-site check of a grid event (same window as the rating)
+    appeal = "appeal"  # 申诉裁定: a supervisor rules on the unit's appeal
 
 
 def parse_limit(text: str) -> tuple[int, str]:
@@ -81,6 +82,10 @@ class SlaPolicy(BaseModel):
     verification_share: float = Field(default=0.1, ge=0, le=1)
     # The resident's chasers (催促) a case takes per local day.
     chases_per_day: int = Field(default=2, ge=1)
+    # 申诉: a unit appeals within `appeal_window` of the rating or the missed deadline; a
+    # supervisor rules within `appeal`.
+    appeal_window: str = "5wd"
+    appeal: str = "3wd"
 
     @field_validator(
         "accept",
@@ -93,6 +98,8 @@ class SlaPolicy(BaseModel):
         "agency_report",
         "agency_done",
         "visit_after",
+        "appeal_window",
+        "appeal",
     )
     @classmethod
     def _valid_limit(cls, value: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from domain.appeal import Appeal
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import (
     Action,
@@ -74,10 +75,20 @@ class CaseState(BaseModel):
     unreached: list[date] = []
     verification: str | None = None
     chased: list[date] = []  # the local day of each of the resident's chasers
+    # 申诉 (domain/appeal.py): the latest appeal, how many were filed, the grounds appealed, and
+    # why an exempted case left its unit's score (核减).
+    appeal: Appeal | None = None
+    appeals: int = 0
+    appealed: list[str] = []
+    exemption: str | None = None
 
     @property
     def grid_event(self) -> bool:
         return self.intake.channel is Channel.grid_patrol
+
+    @property
+    def appeal_pending(self) -> bool:
+        return self.appeal is not None and self.appeal.pending
 
     @property
     def linkage_open(self) -> bool:
@@ -211,7 +222,8 @@ def _meet(state: CaseState, kind: DeadlineKind, at: datetime) -> None:
 def _dispatched(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.unit, state.rule = data["unit"], data.get("rule")
     state.dispatched_at = at
-    state.deadlines = {}  # fresh clocks follow in `due`
+    # Fresh clocks follow in `due`; a ruling on an appeal keeps its own.
+    state.deadlines = {k: d for k, d in state.deadlines.items() if k is DeadlineKind.appeal}
 
 
 def _accept(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -342,6 +354,23 @@ def _chase(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.chased.append(at.astimezone(SUBDISTRICT_TZ).date())
 
 
+def _appeal(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    """申诉 filed; the ruling's deadline follows in `due`."""
+    state.appeals = data["n"]
+    state.appealed.append(data["ground"])
+    state.appeal = Appeal(
+        n=data["n"], ground=data["ground"], unit=data["unit"], workflow_id=data["workflow_id"]
+    )
+
+
+def _rule_on_appeal(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _meet(state, DeadlineKind.appeal, at)
+    if state.appeal is not None:
+        state.appeal = state.appeal.model_copy(update={"status": data["ruling"]})
+    if data["ruling"] == "exempted":
+        state.exemption = data["reason"]
+
+
 def _merge(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.merged_into = data["into"]
 
@@ -355,8 +384,10 @@ def _warned(state: CaseState, data: dict[str, Any], at: datetime) -> None:
 
 
 def _missed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
-    state.deadlines[DeadlineKind(data["deadline"])].missed = True
-    state.overdue = True
+    kind = DeadlineKind(data["deadline"])
+    state.deadlines[kind].missed = True
+    if kind is not DeadlineKind.appeal:  # a late ruling is the supervisor's, not the unit's
+        state.overdue = True
 
 
 def _linkage_opened(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -398,6 +429,8 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     Action.rate: _rate,
     Action.visit: _visit,
     Action.chase: _chase,
+    Action.appeal: _appeal,
+    Action.rule_on_appeal: _rule_on_appeal,
     EventType.rehandling: _rehandling,
     EventType.review_opened: _review_opened,
     Action.reopen: _reopen,
@@ -472,4 +505,7 @@ def view(state: CaseState, allowed: list[Action]) -> CaseView:
         unreached_attempts=len(state.unreached),
         verification=state.verification,
         chases=len(state.chased),
+        appeal=state.appeal,
+        appealed=list(state.appealed),
+        exemption=state.exemption,
     )

@@ -12,6 +12,7 @@ from activities.cases import CaseActivities
 from activities.governance import GovernanceActivities
 from core.config import Settings, get_settings
 from domain.governance import GovernanceConfig
+from workflows.appeal import AppealWorkflow
 from workflows.case import CaseWorkflow
 from workflows.hotspot import HotspotWorkflow
 from workflows.linkage import LinkageWorkflow
@@ -21,6 +22,7 @@ from workflows.recurring import RecurringTaskWorkflow
 # Every workflow type this worker runs (the replay test checks recorded histories of each).
 WORKFLOWS = [
     CaseWorkflow,
+    AppealWorkflow,
     LinkageWorkflow,
     HotspotWorkflow,
     RecurringTaskWorkflow,

@@ -13,9 +13,8 @@ cancelled, when the case ends, and search attributes are upserted only when they
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -29,16 +28,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import SUBDISTRICT_TZ
     from domain.case import Action, CaseEvent, CaseIntake, CaseRecord, CaseView, MergedCase
     from domain.change import Alarm, Step
-    from domain.common import Notice, Refused
+    from domain.common import Notice
     from domain.linkage import LinkageChange, linkage_id
     from domain.policy_change import PolicyFollowed, follow
     from domain.repeat import REPEATED, Repeat, mark
     from domain.state import CaseState, view
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow
-    from workflows.refusal import refused
+    from workflows.refusal import decided
 
-_T = TypeVar("_T")
 
 # Past this many history events a case continues as new, carrying its state (well below the
 # server's 50k limit and the SDK's suggestion, which also triggers it).
@@ -92,7 +90,8 @@ class CaseWorkflow:
                 await self._take(lifecycle.route(self._state, routed, workflow.now()))
         else:
             self._index()
-        while self._state.outcome is None:
+        # A closed case whose appeal waits for its ruling stays until the ruling (domain/appeal).
+        while self._state.outcome is None or self._state.appeal_pending:
             await self._wait_for_alarm()
             if self._history_full():
                 await self._continue_as_new()
@@ -118,21 +117,14 @@ class CaseWorkflow:
             input = parse(action, payload)
             async with self._lock:  # checked again: another Update may have moved the state
                 await self._take(
-                    self._decide(lambda: lifecycle.act(self._state, action, input, workflow.now()))
+                    decided(lambda: lifecycle.act(self._state, action, input, workflow.now()))
                 )
             return self._view()
 
         def validate(payload: dict[str, Any]) -> None:
-            self._decide(lambda: check(self._state, action, parse(action, payload), workflow.now()))
+            decided(lambda: check(self._state, action, parse(action, payload), workflow.now()))
 
         workflow.set_update_handler(action.value, apply, validator=validate)
-
-    @staticmethod
-    def _decide(decision: Callable[[], _T]) -> _T:
-        try:
-            return decision()
-        except Refused as error:
-            raise refused(error) from None
 
     # ---- signals: a merged duplicate, the linkage's steps ---------------------------------------
 

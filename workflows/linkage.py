@@ -5,14 +5,12 @@ one timer for the next alarm the model names; every change told to the case, whi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain import linkage as model
-    from domain.common import Refused
     from domain.linkage import (
         LinkageAction,
         LinkageChange,
@@ -22,13 +20,12 @@ with workflow.unsafe.imports_passed_through():
         LinkageView,
         linkage_id,
     )
-    from workflows.refusal import refused
+    from workflows.refusal import decided
 
 __all__ = ["LinkageWorkflow", "linkage_id"]
 
 # The case workflow's signal (named, not imported: the case imports this module).
 LINKAGE_CHANGED = "linkage_changed"
-_T = TypeVar("_T")
 
 
 @workflow.defn
@@ -68,21 +65,14 @@ class LinkageWorkflow:
     def _register(self, action: LinkageAction) -> None:
         async def apply(payload: dict[str, Any]) -> LinkageView:
             input = model.parse_input(action, payload)
-            self._take(self._decide(lambda: model.act(self._state, action, input, workflow.now())))
+            self._take(decided(lambda: model.act(self._state, action, input, workflow.now())))
             return self._state.view()
 
         def validate(payload: dict[str, Any]) -> None:
             input = model.parse_input(action, payload)
-            self._decide(lambda: model.check(self._state, action, input))
+            decided(lambda: model.check(self._state, action, input))
 
         workflow.set_update_handler(action.value, apply, validator=validate)
-
-    @staticmethod
-    def _decide(decision: Callable[[], _T]) -> _T:
-        try:
-            return decision()
-        except Refused as error:
-            raise refused(error) from None
 
     # ---- time: one timer for the next alarm ------------------------------------------------------
 

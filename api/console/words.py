@@ -43,6 +43,8 @@ ACTION = {
     "visit": "回访",
     "add_info": "补充诉求",
     "chase": "催促",
+    "appeal": "申诉",
+    "rule_on_appeal": "申诉裁定",
 }
 DEADLINE = {
     "accept": "签收时限",
@@ -50,6 +52,7 @@ DEADLINE = {
     "reply": "答复时限",
     "rating": "评价时限",
     "verify": "核查时限",
+    "appeal": "申诉裁定时限",
 }
 DEADLINE_STATE = {
     "pending": "计时中",

@@ -12,6 +12,7 @@ from api.auth import Forbidden
 from api.errors import InvalidReference, NotAllowedNow
 from api.schemas import CaseId, CaseOut
 from db.models import Case, Unit
+from domain.appeal import AppealInput, RuleOnAppealInput
 from domain.case import (
     AcceptInput,
     Action,
@@ -219,6 +220,26 @@ async def add_info(case_id: CaseId, body: AddInfoInput, act: Act) -> CaseOut:
 async def chase(case_id: CaseId, body: ChaseInput, act: Act) -> CaseOut:
     """催促: recorded, counted on the case and sent to the unit (the policy's number a day)."""
     return await act(case_id, Action.chase, body)
+
+
+# ---- 申诉: the unit appeals, a supervisor rules -----------------------------------------------
+
+
+@router.post("/{case_id}/appeal", response_model=CaseOut, responses=_ERRORS)
+async def appeal(case_id: CaseId, body: AppealInput, act: Act) -> CaseOut:
+    """申诉: the case's unit appeals an unsatisfied rating or a missed deadline (accept, contact,
+    reply) within the policy's window, with a reason and evidence URLs. On an open case its
+    workflow takes it; on a closed case an appeal workflow of its own (`<case id>-appeal-<n>`)."""
+    return await act(case_id, Action.appeal, body, await act.appeal_workflow(case_id, body))
+
+
+@router.post("/{case_id}/rule_on_appeal", response_model=CaseOut, responses=_ERRORS)
+async def rule_on_appeal(case_id: CaseId, body: RuleOnAppealInput, act: Act) -> CaseOut:
+    """A supervisor rules on the pending appeal: `upheld`, or `exempted` (核减: the case leaves
+    the unit's score, with the reason; its raw figures stay)."""
+    case = await act.lookup(Case, case_id)
+    held_by = str(case.appeal["workflow_id"]) if case is not None and case.appeal else None
+    return await act(case_id, Action.rule_on_appeal, body, held_by)
 
 
 # ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------

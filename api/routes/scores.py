@@ -17,6 +17,7 @@ from api.deps import SessionDep, SettingsDep
 from api.edge import instant
 from api.errors import InvalidQuery
 from api.routes.stats import RATE_COLUMNS, rate_cells, scoped_stats
+from db import stats
 from domain.kpi import COUNT_KEYS, local_range
 from domain.score import ScoreRow, ranking
 
@@ -57,7 +58,10 @@ async def scores(
     # no community) yet is nobody's to score.
     rows = await scoped_stats(session, principal, start, end, [by])
     groups = {code: row.counts for row in rows if (code := row.group[by]) is not None}
-    ranked = ranking(by, groups, settings.score_weights)
+    # 核减: the cases exempted on appeal leave the score; `raw` keeps them.
+    left_out = await scoped_stats(session, principal, start, end, [by], stats.exempted_stats)
+    exempted = {code: row.counts for row in left_out if (code := row.group[by]) is not None}
+    ranked = ranking(by, groups, settings.score_weights, exempted)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(
             _csv(by, list(settings.score_weights), ranked),
@@ -87,7 +91,9 @@ def _csv(by: str, weighed: list[str], rows: list[ScoreRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     points = [f"{k}_points" for k in weighed]
-    writer.writerow(["rank", by, "score", *points, *COUNT_KEYS, *RATE_COLUMNS])
+    raw = [f"raw_{c}" for c in RATE_COLUMNS]
+    header = ["rank", by, "score", "raw_score", "exempted", *points, *COUNT_KEYS, *RATE_COLUMNS]
+    writer.writerow([*header, *raw])
     for row in rows:
         counts = row.counts.model_dump()
         writer.writerow(
@@ -95,9 +101,12 @@ def _csv(by: str, weighed: list[str], rows: list[ScoreRow]) -> str:
                 "" if row.rank is None else row.rank,
                 row.group[by],
                 "" if row.score is None else row.score,
+                "" if row.raw.score is None else row.raw.score,
+                row.exempted,
                 *("" if row.points[k] is None else row.points[k] for k in weighed),
                 *(counts[k] for k in COUNT_KEYS),
                 *rate_cells(row.rates),
+                *rate_cells(row.raw.rates),
             ]
         )
     return out.getvalue()

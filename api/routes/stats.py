@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,14 @@ from domain.kpi import (
 from domain.permissions import Principal, visibility
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
+
+
+class Fetch(Protocol):
+    """How figures are read (db.stats.case_stats, or another cut such as exempted_stats)."""
+
+    async def __call__(
+        self, session: AsyncSession, *, start: datetime, end: datetime, group_by: list[str]
+    ) -> list[StatsRow]: ...
 
 
 @router.get(
@@ -88,18 +96,23 @@ async def case_stats(
 
 
 async def scoped_stats(
-    session: AsyncSession, principal: Principal, start: datetime, end: datetime, keys: list[str]
+    session: AsyncSession,
+    principal: Principal,
+    start: datetime,
+    end: datetime,
+    keys: list[str],
+    fetch: Fetch = stats.case_stats,
 ) -> list[StatsRow]:
     """The figures of the cases the principal may see (its visibility, as for lists): grouped
     also by the places that visibility names, the others dropped, the extra keys summed away.
     What has no place key (a committee, a summoned agency) is left out, never let in."""
     seen = visibility(principal)
     if seen.everything:
-        return await stats.case_stats(session, start=start, end=end, group_by=keys)
+        return await fetch(session, start=start, end=end, group_by=keys)
     places = {"community": seen.communities, "grid": seen.grids, "unit": seen.units}
     places = {key: values for key, values in places.items() if values}
     by_place = [*keys, *(k for k in places if k not in keys)]
-    rows = await stats.case_stats(session, start=start, end=end, group_by=by_place)
+    rows = await fetch(session, start=start, end=end, group_by=by_place)
     groups: dict[tuple[str | None, ...], list[StatsRow]] = {}
     for row in rows:
         if any(row.group[key] in values for key, values in places.items()):

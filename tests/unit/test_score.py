@@ -99,3 +99,17 @@ def test_weights_name_rates_and_are_not_all_zero() -> None:
         check_weights({"satisfaction": 0.0})
     with pytest.raises(ValueError, match="zero or more"):
         check_weights({"satisfaction": 1.0, "on_time": -0.5})
+
+
+def test_exempted_cases_leave_the_score_and_raw_keeps_them() -> None:
+    # U1: MIXED (76.25 raw) of which one exempted case: accepted late, replied late, rated
+    # satisfied, not solved, the unreachable one cannot be it (it was rated).
+    exempted = counts(received=1, dispatched=1, closed=1, replied=1, rated=1, satisfied=1)
+    (row,) = ranking("unit", {"U1": MIXED}, DEFAULT_WEIGHTS, {"U1": exempted})
+    assert row.exempted == 1
+    assert row.raw.score == 76.25 and row.raw.counts == MIXED
+    # Left: 3 received and closed, 3 of 3 accepted on time, 2 on time of 3 replied, 1 rated,
+    # satisfied and solved, 1 unreachable of 3:
+    # .15 + .15 + .2 * 2/3 + .25 + .15 + .1 * 2/3 = .9
+    assert row.counts.received == 3 and row.rates["on_time"].denominator == 3
+    assert row.score == 90.0

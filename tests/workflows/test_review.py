@@ -37,7 +37,8 @@ async def test_a_supervisor_closes_a_reviewed_case_with_a_verdict(
     handle = await start()
     view = await unsatisfied_twice(handle)
     assert (view.status, view.review) == (CaseStatus.replied, "pending")
-    assert view.allowed_actions == ["review_close", "reopen"]
+    # The supervisor decides; beside the review, the unit may appeal the rating (申诉).
+    assert view.allowed_actions == ["review_close", "reopen", "appeal"]
     assert (await row_of(sessions, handle.id)).review == "pending"
 
     closed = await act(
