@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.case import ContactRule
@@ -57,9 +57,19 @@ class Settings(BaseSettings):
     # Seconds a client call to Temporal may take before the API answers 503.
     temporal_rpc_timeout: float = 10.0
 
-    # The notification outbox: where the sender delivers (unset: the worker's log) and how often
-    # it looks for unsent rows when idle.
+    # The notification outbox: which gateway the sender delivers through (unset: the webhook
+    # when its URL is set, else the worker's log), and the gateway's id of each notification
+    # kind's template (a city registers its own), e.g. {"dispatched": "SMS_123456789"}.
+    notify_gateway: Literal["log", "webhook", "aliyun_sms"] | None = None
     notify_webhook_url: str | None = None
+    notify_templates: dict[str, str] = {}
+    # Aliyun's SMS API (notify_gateway aliyun_sms): its endpoint, the AccessKey pair (the secret
+    # from the environment, never a file in the repository) and the approved sign name.
+    sms_url: str = "https://dysmsapi.aliyuncs.com/"
+    sms_region: str = "cn-hangzhou"
+    sms_access_key_id: str | None = None
+    sms_access_key_secret: SecretStr | None = None
+    sms_sign_name: str | None = None
     # A new case this close to an open one of the same category, received this recently, is
     # flagged as a possible duplicate (FixMyStreet suggests 250 m).
     duplicate_radius_m: float = 250.0

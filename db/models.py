@@ -84,6 +84,8 @@ class Unit(Base):
     community: Mapped[str | None] = mapped_column(ForeignKey("communities.code"))
     grid: Mapped[str | None] = mapped_column(ForeignKey("grids.code"))
     agency: Mapped[str | None] = mapped_column(String(32))
+    # Where its notifications go (an SMS gateway's number): looked up when one is sent.
+    duty_phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class Category(Base):
@@ -276,7 +278,8 @@ class CaseEventRow(Base):
 class Notification(Base):
     """The outbox: written in the same transaction as the event that causes it, keyed by
     (case id, event seq, recipient) so a retried activity never writes one twice; a sender
-    delivers unsent rows and marks them sent."""
+    delivers unsent rows and marks them sent. `kind` is the template code and `params` its
+    values (migration 0015); the recipient's phone is looked up when it is sent."""
 
     __tablename__ = "notifications"
 
@@ -285,7 +288,7 @@ class Notification(Base):
     seq: Mapped[int] = mapped_column(Integer)
     recipient: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
-    message: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

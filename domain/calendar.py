@@ -73,3 +73,8 @@ def working_days_from(
         off=tuple(sorted(d for d, working in days.items() if not working and d.weekday() < 5)),
         on=tuple(sorted(d for d, working in days.items() if working and d.weekday() >= 5)),
     )
+
+
+def local(moment: datetime) -> str:
+    """Times people read (notifications, their templates' parameters) are the subdistrict's."""
+    return moment.astimezone(SUBDISTRICT_TZ).strftime("%Y-%m-%d %H:%M")

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from domain.calendar import SUBDISTRICT_TZ
+from domain.calendar import local
 from domain.case import Action, CaseEvent, CaseStatus, EventType, Outcome, Routed
-from domain.common import Notice
+from domain.common import Notice, reporter
 from domain.escalation import big_issue_reason
 from domain.linkage import AgencyPart, LinkageInput, LinkageStatus, LinkageView, linkage_id
 from domain.sla import DeadlineKind, due_at
@@ -53,12 +53,13 @@ class Change:
         evolve(self.state, event)
         self.step.events.append(event)
 
-    def notify(self, recipient: str | None, kind: str, message: str) -> None:
-        """A notification caused by the last recorded event (outbox, exactly once)."""
+    def notify(self, recipient: str | None, kind: str, **params: str) -> None:
+        """A notification caused by the last recorded event (outbox, exactly once): template
+        `kind` with `params` (codes and times, never free text) and the case id."""
         if recipient:
-            text = f"{self.state.intake.case_id} {self.state.intake.title}: {message}"
+            values = {"case_id": self.state.intake.case_id, **params}
             self.step.notices.append(
-                Notice(seq=self.state.seq, recipient=recipient, kind=kind, message=text)
+                Notice(seq=self.state.seq, recipient=recipient, kind=kind, params=values)
             )
 
     def due(self, kind: DeadlineKind, start: datetime | None = None) -> str:
@@ -87,15 +88,9 @@ def dispatch(
         change.state.routed = routed  # the due times below need its policy
     kinds = (DeadlineKind.accept, DeadlineKind.contact, DeadlineKind.reply)
     extra = {"routed": routed.model_dump(mode="json")} if routed is not None else {}
-    change.record(
-        type,
-        actor,
-        unit=unit,
-        rule=rule,
-        reason=reason,
-        due={k.value: change.due(k) for k in kinds},
-        **extra,
-    )
+    due = {k.value: change.due(k) for k in kinds}
+    change.record(type, actor, unit=unit, rule=rule, reason=reason, due=due, **extra)
+    change.notify(unit, "dispatched", due_at=local(datetime.fromisoformat(due["accept"])))
 
 
 def climb(
@@ -115,7 +110,7 @@ def climb(
         reason=reason,
         deadline=deadline.value if deadline else None,
     )
-    change.notify(rung.unit, "escalation", f"升级至{rung.name}: {reason}")
+    change.notify(rung.unit, "escalation", level=str(rung.level), rung=rung.name)
     if rung.takes_over and rung.unit != state.unit and state.status is not CaseStatus.closed:
         dispatch(
             change, Action.reassign, SYSTEM, rung.unit, None, f"taken over at level {rung.level}"
@@ -173,7 +168,7 @@ def link(change: Change, actor: str, reason: str, agencies: list[str] | None) ->
         linkage=view.model_dump(mode="json"),
     )
     for agency in members:
-        change.notify(agency, "linkage", "吹哨报到, 请按时报到")
+        change.notify(agency, "linkage", report_due=local(report_due))
     change.step.start_linkage = LinkageInput(
         case_id=state.intake.case_id,
         case_title=state.intake.title,
@@ -209,22 +204,11 @@ def close(change: Change, outcome: Outcome) -> None:
         },
     )
     if outcome is not Outcome.duplicate:
-        answer = state.result or outcome.value
         for case_id in [state.intake.case_id, *state.merged]:
-            change.notify(reporter(case_id), "reply", f"办结: {answer}")
+            change.notify(reporter(case_id), "reply", outcome=outcome.value)
 
 
 def supervisor(state: CaseState) -> str | None:
     """Who decides extensions and reviews: the governance centre (rung 2), else the top rung."""
     ladder = state.routed.ladder if state.routed else []
     return ladder[min(1, len(ladder) - 1)].unit if ladder else None
-
-
-def reporter(case_id: str) -> str:
-    """The outbox recipient for a case's reporter; the sender looks up the contact."""
-    return f"reporter:{case_id}"
-
-
-def local(moment: datetime) -> str:
-    """Times in operator-facing text are the subdistrict's."""
-    return moment.astimezone(SUBDISTRICT_TZ).strftime("%Y-%m-%d %H:%M")

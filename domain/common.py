@@ -68,12 +68,30 @@ class ActionInput(BaseModel):
 
 
 class Notice(BaseModel):
-    """A notification caused by event `seq`: written to the outbox with it, exactly once."""
+    """A notification caused by event `seq`: written to the outbox with it, exactly once.
+
+    `kind` is the template code (a gateway sends only templates a city registered) and `params`
+    its values: codes, ids and times, never free text, which may carry personal data. The
+    recipient is a unit code or `reporter(case id)`; the sender looks up the phone at send time,
+    so no contact ever enters the workflow's history."""
 
     seq: int
     recipient: str
     kind: str
-    message: str
+    params: dict[str, str] = {}
+
+
+_REPORTER = "reporter:"
+
+
+def reporter(case_id: str) -> str:
+    """The outbox recipient for a case's reporter."""
+    return f"{_REPORTER}{case_id}"
+
+
+def reported_case(recipient: str) -> str | None:
+    """The case whose reporter `recipient` names, or None for a unit."""
+    return recipient.removeprefix(_REPORTER) if recipient.startswith(_REPORTER) else None
 
 
 # ---- refusals: one type per meaning, mapped to HTTP once (api/errors.py) ------------------------

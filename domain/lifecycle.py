@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.allowed import check
-from domain.appeal import AppealInput, RuleOnAppealInput, Ruling, appeal_id
+from domain.appeal import AppealInput, RuleOnAppealInput, appeal_id
+from domain.calendar import local
 from domain.case import (
     AcceptInput,
     Action,
@@ -60,12 +61,10 @@ from domain.change import (
     dispatch,
     link,
     link_if_big,
-    local,
-    reporter,
     restart_clocks,
     supervisor,
 )
-from domain.common import ActionInput
+from domain.common import ActionInput, reporter
 from domain.escalation import next_climb_at
 from domain.linkage import (
     LinkageChange,
@@ -167,7 +166,10 @@ def _reply(change: Change, actor: str, input: ReplyInput) -> None:
         **visit,
     )
     if state.grid_event and state.routed is not None:
-        change.notify(state.routed.grid_team, "verify", f"请现场核查: {input.result}")
+        change.notify(state.routed.grid_team, "verify")
+    elif not state.grid_event:  # the rating SMS
+        rating_due = state.deadlines[DeadlineKind.rating].due_at
+        change.notify(reporter(state.intake.case_id), "rating", due_at=local(rating_due))
 
 
 def _visit_due(change: Change) -> str:
@@ -250,7 +252,7 @@ def _rated(change: Change) -> None:
     elif state.grade is Grade.unsatisfied:
         # Unsatisfied after re-handling: a supervisor decides (the review queue).
         change.record(EventType.review_opened, SYSTEM, unit=state.unit)
-        change.notify(supervisor(state), "review", "二次不满意, 请督办审查")
+        change.notify(supervisor(state), "review", reason="unsatisfied")
     else:
         close(change, Outcome.rated)
 
@@ -259,13 +261,13 @@ def _add_info(change: Change, actor: str, input: AddInfoInput) -> None:
     """The resident adds to the request: recorded, and sent to the unit that holds it."""
     photo = str(input.photo_url) if input.photo_url else None
     change.record(Action.add_info, actor, note=input.note, photo_url=photo)
-    change.notify(change.state.unit, "add_info", f"诉求人补充: {input.note or photo}")
+    change.notify(change.state.unit, "add_info")
 
 
 def _chase(change: Change, actor: str, input: ChaseInput) -> None:
     """催促: the resident chases; recorded, counted and sent to the unit."""
     change.record(Action.chase, actor, unit=change.state.unit, note=input.note)
-    change.notify(change.state.unit, "chase", f"诉求人催促: {input.note or '请尽快办理'}")
+    change.notify(change.state.unit, "chase")
 
 
 def _appeal(change: Change, actor: str, input: AppealInput) -> None:
@@ -285,7 +287,7 @@ def _appeal(change: Change, actor: str, input: AppealInput) -> None:
         workflow_id=appeal_id(case_id, n) if state.status is CaseStatus.closed else case_id,
         due={DeadlineKind.appeal.value: change.due(DeadlineKind.appeal)},
     )
-    change.notify(supervisor(state), "appeal", f"承办单位申诉 ({input.ground}): {input.reason}")
+    change.notify(supervisor(state), "appeal", ground=input.ground)
 
 
 def _rule_on_appeal(change: Change, actor: str, input: RuleOnAppealInput) -> None:
@@ -301,14 +303,13 @@ def _rule_on_appeal(change: Change, actor: str, input: RuleOnAppealInput) -> Non
         reason=input.reason,
         unit=appeal.unit,
     )
-    word = "予以核减" if input.ruling is Ruling.exempted else "维持原结果"
-    change.notify(appeal.unit, "appeal_ruled", f"申诉裁定{word}: {input.reason}")
+    change.notify(appeal.unit, "appeal_ruled", ruling=input.ruling.value)
 
 
 def _urge(change: Change, actor: str, input: UrgeInput) -> None:
     """催办: a supervisor chases the unit."""
     change.record(Action.urge, actor, unit=change.state.unit, note=input.note)
-    change.notify(change.state.unit, "urge", f"催办: {input.note}")
+    change.notify(change.state.unit, "urge")
 
 
 def _escalate(change: Change, actor: str, input: EscalateInput) -> None:
@@ -321,9 +322,7 @@ def _request_extension(change: Change, actor: str, input: ExtensionRequestInput)
     change.record(
         Action.request_extension, actor, reason=input.reason, due_at=input.due_at.isoformat()
     )
-    change.notify(
-        supervisor(change.state), "extension_requested", f"延期申请 {local(input.due_at)}"
-    )
+    change.notify(supervisor(change.state), "extension_requested", due_at=local(input.due_at))
 
 
 def _approve_extension(change: Change, actor: str, input: ExtensionDecisionInput) -> None:
@@ -338,12 +337,12 @@ def _approve_extension(change: Change, actor: str, input: ExtensionDecisionInput
         original_due_at=(reply.original_due_at or reply.due_at).isoformat(),
         note=input.note,
     )
-    change.notify(state.unit, "extension_approved", f"延期已批准至 {local(reply.due_at)}")
+    change.notify(state.unit, "extension_approved", due_at=local(reply.due_at))
 
 
 def _deny_extension(change: Change, actor: str, input: ExtensionDecisionInput) -> None:
     change.record(Action.deny_extension, actor, note=input.note)
-    change.notify(change.state.unit, "extension_denied", "延期申请未批准")
+    change.notify(change.state.unit, "extension_denied")
 
 
 def _suspend(change: Change, actor: str, input: SuspendInput) -> None:
@@ -370,7 +369,7 @@ def _reopen(change: Change, actor: str, input: ReopenInput) -> None:
         unit=unit,
         due={"reply": change.due(DeadlineKind.reply)},
     )
-    change.notify(unit, "reopened", f"督办重办: {input.reason}")
+    change.notify(unit, "reopened")
 
 
 def _open_linkage(change: Change, actor: str, input: OpenLinkageInput) -> None:
@@ -389,7 +388,7 @@ def _resolve_on_site(change: Change, actor: str, input: ResolveOnSiteInput) -> N
         due={"verify": change.due(DeadlineKind.verify)},
     )
     committee = change.state.routed.committee if change.state.routed else None
-    change.notify(committee, "confirm", f"网格员就地解决, 请确认: {input.note}")
+    change.notify(committee, "confirm")
 
 
 def _confirm(change: Change, actor: str, input: ConfirmInput) -> None:
@@ -411,13 +410,13 @@ def _verify(change: Change, actor: str, input: VerifyInput) -> None:
     if input.fixed:
         close(change, Outcome.verified)
     else:
-        change.notify(change.state.unit, "not_fixed", f"现场核查未整改到位: {input.note or ''}")
+        change.notify(change.state.unit, "not_fixed")
 
 
 def _merge(change: Change, actor: str, input: MergeInput) -> None:
     """Folded into its master: closed as a duplicate; its reporter gets the master's reply."""
     change.record(Action.merge, actor, into=input.into, reason=input.reason)
-    change.notify(reporter(change.state.intake.case_id), "merged", f"已并入 {input.into} 一并办理")
+    change.notify(reporter(change.state.intake.case_id), "merged", into=input.into)
     close(change, Outcome.duplicate)
     change.step.merge_into = input.into
 
@@ -542,7 +541,7 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
         )
         # The ruling's reminder goes to who rules; the others to the unit.
         watcher = supervisor(state) if deadline.kind is DeadlineKind.appeal else state.unit
-        change.notify(watcher, "reminder", f"{kind} 时限 {local(deadline.due_at)}")
+        change.notify(watcher, "reminder", deadline=kind, due_at=local(deadline.due_at))
     elif alarm.kind == "climb":
         climb(change, EventType.escalated, SYSTEM, f"{kind} still not met", deadline.kind)
         if summons:
@@ -558,7 +557,7 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
             reason="unrated too often",
             deadline=kind,
         )
-        change.notify(supervisor(state), "review", "多次未评价, 请督办审查")
+        change.notify(supervisor(state), "review", reason="unrated")
     elif deadline.kind is DeadlineKind.rating:
         close(change, Outcome.unrated)
     else:

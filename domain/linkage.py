@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from domain.calendar import WorkingDays
+from domain.calendar import WorkingDays, local
 from domain.common import ActionInput, Code, Forbidden, NotAllowedNow, Notice, Text, parse
 from domain.permissions import Role, may
 from domain.sla import SlaPolicy, due_at
@@ -252,14 +252,11 @@ class _Change:
             )
         )
 
-    def notice(self, recipient: str | None, kind: str, message: str) -> list[Notice]:
-        """A notification for the case to send with the change (it fills in the event's seq)."""
-        title = f"{self.state.case_id} {self.state.case_title}"
-        return (
-            [Notice(seq=0, recipient=recipient, kind=kind, message=f"{title}: {message}")]
-            if (recipient)
-            else []
-        )
+    def notice(self, recipient: str | None, kind: str, **params: str) -> list[Notice]:
+        """A notification for the case to send with the change (it fills in the event's seq):
+        template `kind` with `params` and the case id (see `Notice`)."""
+        values = {"case_id": self.state.case_id, **params}
+        return [Notice(seq=0, recipient=recipient, kind=kind, params=values)] if recipient else []
 
 
 def act(state: LinkageState, action: LinkageAction, input: PartInput, now: datetime) -> LinkageStep:
@@ -297,7 +294,7 @@ def _add_agency(change: _Change, actor: str, input: AddAgencyInput) -> None:
     state = change.state
     report_due = due_at(change.now, state.policy.agency_report, state.working_days)
     state.parts.append(AgencyPart(unit=input.agency, summoned_at=change.now, report_due=report_due))
-    notify = change.notice(input.agency, "linkage", "请报到")
+    notify = change.notice(input.agency, "linkage", report_due=local(report_due))
     change.tell("agency_added", actor, notify, agency=input.agency, reason=input.reason)
 
 
@@ -343,12 +340,17 @@ def ring(state: LinkageState, alarm: LinkageAlarm, now: datetime) -> LinkageStep
     part = _part(change, alarm.unit)
     if alarm.kind == "remind":
         part.reminded = True
-        verb = "报到" if alarm.stage == "report" else "办结"
-        notify = change.notice(part.unit, "reminder", f"请按时{verb}")
+        due = part.report_due if alarm.stage == "report" else part.done_due
+        assert due is not None  # an alarm rings only while its limit runs
+        notify = change.notice(
+            part.unit, "reminder", deadline=f"agency_{alarm.stage}", due_at=local(due)
+        )
         change.tell("agency_reminded", "system", notify, agency=part.unit, stage=alarm.stage)
     else:
         part.late = True
-        notify = change.notice(state.coordinator, "escalation", f"{part.unit} 未按时{alarm.stage}")
+        notify = change.notice(
+            state.coordinator, "linkage_late", agency=part.unit, stage=alarm.stage
+        )
         change.tell(
             "agency_late",
             "system",
@@ -364,6 +366,6 @@ def finish(state: LinkageState, now: datetime) -> LinkageStep:
     """Every part is finished: the linkage completes and the lead unit may reply."""
     change = _Change(state, now)
     change.state.status = LinkageStatus.completed
-    notify = change.notice(state.lead_unit, "linkage", "联动完成, 请答复")
+    notify = change.notice(state.lead_unit, "linkage_done")
     change.tell("linkage_closed", "system", notify, outcome=LinkageStatus.completed.value)
     return change.step

@@ -39,6 +39,5 @@ def mark(state: CaseState, repeat: Repeat, now: datetime) -> Step:
     change.record(REPEATED, SYSTEM, basis=repeat.basis, earlier=repeat.earlier, times=times)
     ladder = state.routed.ladder if state.routed else []
     leader = ladder[0].unit if ladder else None
-    same = "同一诉求人" if repeat.basis == "reporter" else "同一地址"
-    change.notify(leader, "repeat", f"{same}第 {times} 次反映: {', '.join(repeat.earlier)}")
+    change.notify(leader, "repeat", basis=repeat.basis, times=str(times))
     return change.done()

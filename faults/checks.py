@@ -104,7 +104,7 @@ async def verify(settings: Settings, accepted: dict[str, str], run: str) -> Verd
                         Notification.case_id,
                         Notification.recipient,
                         Notification.kind,
-                        Notification.message,
+                        Notification.params,
                         func.count(),
                     )
                     .where(Notification.case_id.in_(ids))
@@ -112,7 +112,7 @@ async def verify(settings: Settings, accepted: dict[str, str], run: str) -> Verd
                         Notification.case_id,
                         Notification.recipient,
                         Notification.kind,
-                        Notification.message,
+                        Notification.params,
                     )
                     .having(func.count() > 1)
                 )

@@ -1,14 +1,16 @@
 """The notification sender: delivers the outbox rows the case workflow's persistence activity
-wrote, oldest first, and marks each one sent.
+wrote, oldest first, through a gateway (worker/gateways.py), and marks each one sent. Each row
+names a template and its parameters; the contact it must reach is read from PostgreSQL here, at
+send time, so no phone number ever enters a workflow's history.
 
 Each row is locked (SKIP LOCKED, so several workers never take the same row), sent and marked
-in its own transaction. The notification id travels as the Idempotency-Key: if a worker dies
-after sending and before committing, the row is sent again with the same key and the receiving
-gateway drops the repeat. No row is lost: an unsent row stays until a sender succeeds, or
-becomes a dead letter an operator can see (GET /v1/outbox/dead, gridcase_outbox_dead_letters):
-at once when the gateway refuses it for good (a 4xx other than 408 and 429), or after
-`max_attempts`. Between attempts a row waits a backoff that doubles up to a cap, so one dead
-recipient neither spins the sender nor delays the others.
+in its own transaction. The notification id travels with it (the webhook's Idempotency-Key,
+the SMS API's OutId): if a worker dies after sending and before committing, the row is sent
+again with the same id. No row is lost: an unsent row stays until a sender succeeds, or becomes
+a dead letter an operator can see (GET /v1/outbox/dead, gridcase_outbox_dead_letters): at once
+when the gateway refuses it for good (`Undeliverable`), or after `max_attempts`. Between attempts a
+row waits a backoff that doubles up to a cap, so one dead recipient neither spins the sender
+nor delays the others.
 """
 
 from __future__ import annotations
@@ -24,17 +26,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Notification
+from db.models import Case, Notification, Unit
+from domain.common import reported_case
+from worker.gateways import Deferred, Message, Undeliverable
 
 log = logging.getLogger("gridcase.outbox")
-
-
-class Refused(Exception):
-    """The gateway refused the notification for good: sending it again cannot help."""
-
-
-# A 4xx is the gateway's final word, except a timeout or a rate limit.
-_TRANSIENT_4XX = {408, 429}
 
 
 @dataclass(frozen=True)
@@ -49,49 +45,39 @@ class Retries:
         return timedelta(seconds=min(self.backoff_cap, self.first_backoff * 2 ** (attempts - 1)))
 
 
-class Sender(Protocol):
-    async def __call__(self, notification: Notification) -> None: ...
+class Send(Protocol):
+    async def __call__(self, message: Message) -> None: ...
 
 
-class LogSender:
-    """The default when no gateway is configured: the worker's log is the delivery channel."""
-
-    async def __call__(self, notification: Notification) -> None:
-        log.info(
-            "notify %s (%s): %s", notification.recipient, notification.kind, notification.message
-        )
-
-
-class WebhookSender:
-    """POSTs each notification as JSON to a gateway (SMS, the city's messaging platform...)."""
-
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self._url = url
-        self._http = httpx.AsyncClient(timeout=timeout)
-
-    async def __call__(self, notification: Notification) -> None:
-        response = await self._http.post(
-            self._url,
-            json={
-                "id": notification.id,
-                "case_id": notification.case_id,
-                "recipient": notification.recipient,
-                "kind": notification.kind,
-                "message": notification.message,
-            },
-            headers={"Idempotency-Key": notification.id},
-        )
-        if 400 <= response.status_code < 500 and response.status_code not in _TRANSIENT_4XX:
-            raise Refused(f"{response.status_code} {response.text[:200]}")
-        response.raise_for_status()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+async def message_of(session: AsyncSession, row: Notification) -> Message:
+    """The notification with the contact it must reach, read now: a reporter's phone and email
+    from the case, a unit's duty phone from the reference data."""
+    phone = email = None
+    case_id = reported_case(row.recipient)
+    if case_id is not None:
+        found = (
+            await session.execute(
+                select(Case.reporter_phone, Case.reporter_email).where(Case.id == case_id)
+            )
+        ).first()
+        if found is not None:
+            phone, email = found
+    else:
+        phone = await session.scalar(select(Unit.duty_phone).where(Unit.code == row.recipient))
+    return Message(
+        id=row.id,
+        case_id=row.case_id,
+        recipient=row.recipient,
+        kind=row.kind,
+        params=dict(row.params),
+        phone=phone,
+        email=email,
+    )
 
 
 async def deliver_pending(
     sessions: async_sessionmaker[AsyncSession],
-    send: Sender,
+    send: Send,
     batch: int = 50,
     retries: Retries = Retries(),
 ) -> int:
@@ -123,11 +109,11 @@ async def deliver_pending(
                 continue
             row.attempts += 1
             try:
-                await send(row)
-            except (Refused, httpx.HTTPError, OSError) as failed:
+                await send(await message_of(session, row))
+            except (Undeliverable, Deferred, httpx.HTTPError, OSError) as failed:
                 now = datetime.now(UTC)
                 row.last_error = f"{type(failed).__name__}: {failed}"[:500]
-                if isinstance(failed, Refused) or row.attempts >= retries.max_attempts:
+                if isinstance(failed, Undeliverable) or row.attempts >= retries.max_attempts:
                     row.dead_at = now
                     log.error("notification %s is a dead letter: %s", row.id, row.last_error)
                 else:
@@ -147,7 +133,7 @@ async def deliver_pending(
 
 async def run_outbox(
     sessions: async_sessionmaker[AsyncSession],
-    send: Sender,
+    send: Send,
     interval: float,
     retries: Retries = Retries(),
 ) -> None:

@@ -28,8 +28,9 @@ from core.config import Settings, StartupError
 from core.temporal import connect_with_backoff, metrics_runtime
 from db.session import make_engine, make_sessionmaker
 from domain.governance import GovernanceConfig
+from worker.gateways import gateway_from
 from worker.main import build_worker
-from worker.outbox import LogSender, Retries, WebhookSender, run_outbox
+from worker.outbox import Retries, run_outbox
 from worker.schedules import register_schedules
 
 log = logging.getLogger("gridcase")
@@ -92,6 +93,7 @@ async def serve(
     (`gridcase up`: the read-only Temporal UI), until a stop signal."""
     if api:
         ensure_port_free(settings.api_host, settings.api_port, "the API", "GRIDCASE_API_PORT")
+    gateway = gateway_from(settings) if worker else None
     engine = make_engine(settings)
     tasks: list[asyncio.Task[Any]] = []
     server: _Server | None = None
@@ -113,18 +115,13 @@ async def serve(
             server = _Server(config)
             servers.append(server)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
-        if worker:
+        if gateway is not None:
             sessions = make_sessionmaker(engine)
-            send = (
-                WebhookSender(settings.notify_webhook_url)
-                if settings.notify_webhook_url
-                else LogSender()
-            )
             tasks.append(
                 asyncio.create_task(
                     run_outbox(
                         sessions,
-                        send,
+                        gateway,
                         settings.outbox_interval,
                         Retries(
                             first_backoff=settings.outbox_interval,
@@ -163,6 +160,8 @@ async def serve(
     finally:
         await _stop(servers, temporal_worker, tasks)
         await engine.dispose()
+        if gateway is not None:
+            await gateway.aclose()
 
 
 async def _stop(

@@ -22,6 +22,7 @@ class DeadLetter(BaseModel):
     case_id: str
     recipient: str
     kind: str
+    params: dict[str, str]
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -37,7 +38,7 @@ class UnknownDeadLetter(GridcaseError):
 async def dead_letters(
     session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[DeadLetter]:
-    """Given-up notifications, most recent first (their text stays in the record)."""
+    """Given-up notifications, most recent first: template, parameters and why (no contact)."""
     rows = await session.scalars(
         select(Notification)
         .where(Notification.dead_at.is_not(None), Notification.sent_at.is_(None))

@@ -77,6 +77,7 @@ async def test_a_nearby_case_is_flagged_and_merged_and_every_reporter_hears_once
     assert told == {
         (f"reporter:{dup['id']}", "merged"): 1,
         (f"reporter:{dup['id']}", "reply"): 1,
+        (f"reporter:{master['id']}", "rating"): 1,  # the master's reply asks for a rating
         (f"reporter:{master['id']}", "reply"): 1,
     }
     late = (

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from db.models import Notification
 from tests.conftest import eventually
 from tests.integration.conftest import new_case, served
-from worker.outbox import WebhookSender, run_outbox
+from worker.gateways import WebhookGateway
+from worker.outbox import run_outbox
 
 
 class Gateway:
@@ -68,7 +69,7 @@ async def test_each_notification_is_delivered_once_across_a_sender_restart(
             return set(await session.scalars(query))
 
     expected = await ids_of_case()
-    assert len(expected) == 7  # six urges to the unit, one escalation to the committee
+    assert len(expected) == 8  # the dispatch and six urges to the unit, an escalation
 
     async def two_delivered() -> bool:
         return len(gw.delivered) >= 2
@@ -76,7 +77,7 @@ async def test_each_notification_is_delivered_once_across_a_sender_restart(
     async def all_sent() -> bool:
         return not await ids_of_case(sent=False)
 
-    send = WebhookSender(url)
+    send = WebhookGateway(url, {})
     try:
         first = asyncio.create_task(run_outbox(sessions, send, interval=0.05))
         assert await eventually(two_delivered, within=20)

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 
 from db.models import Notification
 from tests.integration.conftest import new_case, served
-from worker.outbox import Retries, WebhookSender, deliver_pending
+from worker.gateways import WebhookGateway
+from worker.outbox import Retries, deliver_pending
 
 
 class Gateway:
@@ -43,8 +44,11 @@ async def urged_case(api: httpx.AsyncClient) -> str:
 
 
 async def rows_of(sessions: Any, case_id: str) -> list[Notification]:
+    """The case's urge (its dispatch notice goes the same way)."""
     async with sessions() as session:
-        query = select(Notification).where(Notification.case_id == case_id)
+        query = select(Notification).where(
+            Notification.case_id == case_id, Notification.kind == "urge"
+        )
         return list(await session.scalars(query))
 
 
@@ -54,7 +58,7 @@ async def test_a_refused_notification_is_a_dead_letter_an_operator_sends_again(
     case_id = await urged_case(api)
     gateway = Gateway(case_id, answer=400)
     async with served(gateway.app) as url:
-        send = WebhookSender(f"{url}/notify")
+        send = WebhookGateway(f"{url}/notify", {})
         await deliver_pending(sessions, send, batch=500)
         [row] = await rows_of(sessions, case_id)
         assert row.dead_at is not None and row.sent_at is None
@@ -85,7 +89,7 @@ async def test_a_gateway_that_is_down_gets_a_doubling_backoff_then_a_dead_letter
     case_id = await urged_case(api)
     gateway = Gateway(case_id, answer=503)
     async with served(gateway.app) as url:
-        send = WebhookSender(f"{url}/notify")
+        send = WebhookGateway(f"{url}/notify", {})
         slow = Retries(first_backoff=60, backoff_cap=300, max_attempts=3)
         before = datetime.now(UTC)
         await deliver_pending(sessions, send, batch=500, retries=slow)

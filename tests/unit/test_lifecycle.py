@@ -139,6 +139,7 @@ def test_a_major_case_links_its_agencies_and_the_lead_unit_replies_after_them() 
     assert step.start_linkage is not None
     assert [p.unit for p in step.start_linkage.parts] == ["DA-POLICE", "SD-CIVIL"]
     assert {(n.recipient, n.kind) for n in step.notices} == {
+        ("GT-C01-G01", "dispatched"),
         ("DA-POLICE", "linkage"),
         ("SD-CIVIL", "linkage"),
     }

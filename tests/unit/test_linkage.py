@@ -70,7 +70,7 @@ def test_a_part_reports_then_finishes_and_the_linkage_completes() -> None:
     assert closed.state.status is LinkageStatus.completed
     [change] = closed.changes
     assert change.type == "linkage_closed"
-    assert [(n.recipient, n.kind) for n in change.notify] == [("CO-C01", "linkage")]
+    assert [(n.recipient, n.kind) for n in change.notify] == [("CO-C01", "linkage_done")]
 
 
 def test_a_silent_part_is_reminded_at_80_percent_then_late_to_the_coordinator() -> None:
@@ -87,7 +87,12 @@ def test_a_silent_part_is_reminded_at_80_percent_then_late_to_the_coordinator() 
     alarm = model.next_alarm(state)
     assert alarm is not None and (alarm.kind, alarm.unit) == ("remind", "SD-CIVIL")
     step = model.ring(state, alarm, alarm.at)
-    assert [(n.recipient, n.kind) for n in step.changes[0].notify] == [("SD-CIVIL", "reminder")]
+    [reminder] = step.changes[0].notify
+    assert (reminder.recipient, reminder.kind, reminder.params) == (
+        "SD-CIVIL",
+        "reminder",
+        {"case_id": "C-1", "deadline": "agency_report", "due_at": "2026-11-04 12:00"},  # T0 + 2 h
+    )
     state = step.state
     alarm = model.next_alarm(state)
     assert alarm is not None
@@ -96,7 +101,9 @@ def test_a_silent_part_is_reminded_at_80_percent_then_late_to_the_coordinator() 
     assert step.state.parts[0].late
     [change] = step.changes
     assert (change.type, change.data["stage"]) == ("agency_late", "report")
-    assert [(n.recipient, n.kind) for n in change.notify] == [("SD-CENTER", "escalation")]
+    assert [(n.recipient, n.kind, n.params) for n in change.notify] == [
+        ("SD-CENTER", "linkage_late", {"case_id": "C-1", "agency": "DA-POLICE", "stage": "report"})
+    ]
 
 
 def test_an_agency_acts_for_its_own_part_only_and_in_order() -> None:

@@ -55,7 +55,10 @@ async def test_a_reminder_then_one_ladder_step_per_period_up_to_the_district(
     await time_skipping.sleep(timedelta(minutes=100))  # past 80 % of the 2 h sign-for limit
     state = await handle.query(CaseWorkflow.state)
     assert deadline(state, DeadlineKind.accept).warned and not state.overdue
-    assert await notices(sessions, handle.id) == [("GT-C01-G01", "reminder")]
+    assert await notices(sessions, handle.id) == [
+        ("GT-C01-G01", "dispatched"),
+        ("GT-C01-G01", "reminder"),
+    ]
 
     levels = []
     for _ in range(4):  # missed at 2 h, then 6 h, 10 h: three steps, and none above the top
@@ -66,6 +69,7 @@ async def test_a_reminder_then_one_ladder_step_per_period_up_to_the_district(
     events = await events_of(sessions, handle.id)
     assert events.count("escalated") == 3 and "deadline_missed" in events
     assert await notices(sessions, handle.id) == [
+        ("GT-C01-G01", "dispatched"),
         ("GT-C01-G01", "reminder"),
         ("CO-C01", "escalation"),
         ("SD-CENTER", "escalation"),
@@ -85,7 +89,11 @@ async def test_a_supervisor_urges_and_escalates_by_hand(start: Any, sessions: An
     view = await act(handle, Action.escalate, EscalateInput(reason="居民多次来电"))
     assert view.escalation_level == 1
     assert (await events_of(sessions, handle.id))[-2:] == ["urge", "escalate"]
-    assert await notices(sessions, handle.id) == [("GT-C01-G01", "urge"), ("CO-C01", "escalation")]
+    assert await notices(sessions, handle.id) == [
+        ("GT-C01-G01", "dispatched"),
+        ("GT-C01-G01", "urge"),
+        ("CO-C01", "escalation"),
+    ]
 
 
 async def accepted(handle: WorkflowHandle[CaseWorkflow, Any]) -> CaseView:

@@ -95,8 +95,8 @@ async def test_a_major_case_links_three_agencies_one_late_then_reply_and_closure
         notices = set(sent.all())
     assert {(a, "linkage") for a in AGENCIES} <= notices  # the whistle
     assert ("SD-CIVIL", "reminder") in notices  # at 80 % of its report limit
-    assert ("SD-CENTER", "escalation") in notices  # the late agency
-    assert ("DA-PETITION", "linkage") in notices  # the lead unit may reply
+    assert ("SD-CENTER", "linkage_late") in notices  # the late agency
+    assert ("DA-PETITION", "linkage_done") in notices  # the lead unit may reply
 
 
 async def test_the_coordinator_adds_and_releases_agencies(
