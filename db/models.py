@@ -279,7 +279,7 @@ class Notification(Base):
     """The outbox: written in the same transaction as the event that causes it, keyed by
     (case id, event seq, recipient) so a retried activity never writes one twice; a sender
     delivers unsent rows and marks them sent. `kind` is the template code and `params` its
-    values (migration 0015); the recipient's phone is looked up when it is sent."""
+    values (migration 0016); the recipient's phone is looked up when it is sent."""
 
     __tablename__ = "notifications"
 
