@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.edge import INT64_MAX, instant
 from api.errors import InvalidQuery
-from api.schemas import CasePage
+from api.schemas import CaseCount, CasePage
 from api.scope import scope_conditions
 from db import cases
 from db.models import Case
@@ -68,7 +68,7 @@ class CaseQuery:
     def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
         if self.at_risk is not None:
-            risky = (Case.warn_at <= now) & (Case.due_at > now)
+            risky = at_risk(now)
             conditions.append(risky if self.at_risk else ~risky | Case.warn_at.is_(None))
         if self.due_before is not None:
             conditions.append(Case.due_at < self.due_before)
@@ -106,6 +106,27 @@ async def case_page(session: AsyncSession, principal: Principal, query: CaseQuer
         if last is not None and last.due_at is not None:
             page.next_cursor = encode_cursor(last.due_at, last.number)
     return page
+
+
+def at_risk(now: datetime) -> ColumnElement[bool]:
+    """Past the warning point of its next deadline, not yet due."""
+    return (Case.warn_at <= now) & (Case.due_at > now)
+
+
+async def case_count(session: AsyncSession, principal: Principal, query: CaseQuery) -> CaseCount:
+    """How many of the cases `principal` may see match `query` (every page of it)."""
+    now = datetime.now(UTC)
+    conditions = [*scope_conditions(principal), *query.conditions(now)]
+    if query.by_due:  # the order lists only the cases with a deadline running
+        conditions.append(Case.due_at.is_not(None))
+    total, overdue, risky = await cases.count(
+        session,
+        filters=query.filters,
+        overdue=query.overdue,
+        conditions=conditions,
+        at_risk=at_risk(now),
+    )
+    return CaseCount(count=total, overdue=overdue, at_risk=risky)
 
 
 def encode_cursor(due_at: datetime, number: int) -> str:

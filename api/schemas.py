@@ -114,6 +114,12 @@ class CasePage(BaseModel):
         return cls(items=items, next_before=items[-1].number if len(rows) > limit else None)
 
 
+class CaseCount(BaseModel):
+    count: int = Field(description="Cases in the caller's scope that match the query")
+    overdue: int = Field(description="Of them, overdue")
+    at_risk: int = Field(description="Of them, past the warning point of their next deadline")
+
+
 class EventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

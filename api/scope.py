@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -20,7 +20,7 @@ from api.deps import SessionsDep, TemporalDep
 from api.errors import UnknownCase
 from api.schemas import CaseId
 from db import cases
-from db.models import Case, Unit
+from db.models import Case, CaseEventRow, Unit
 from domain.permissions import CaseScope, Principal, Role, in_scope, visibility
 from workflows.linkage import LinkageWorkflow, linkage_id
 
@@ -112,6 +112,17 @@ def scope_conditions(principal: Principal) -> list[ColumnElement[bool]]:
         matches.append(Case.community.in_(seen.communities))
     if seen.case_ids:
         matches.append(Case.id.in_(seen.case_ids))
-    # `summoned` has no column: the agencies of a linkage live in its workflow, so an agency
-    # lists its own unit's cases and opens the ones it was summoned to by id.
+    for agency in seen.summoned:
+        matches.append(summoned(agency))
     return [or_(*matches)] if matches else [false()]
+
+
+def summoned(agency: str) -> ColumnElement[bool]:
+    """The case's record says the agency was summoned to one of its linkages (the whistle named
+    it, or the coordinator added it): the live linkage decides what it may do there."""
+    return exists().where(
+        CaseEventRow.case_id == Case.id,
+        CaseEventRow.type.in_(("linkage_opened", "agency_added")),
+        CaseEventRow.data.contains({"agencies": [agency]})
+        | CaseEventRow.data.contains({"agency": agency}),
+    )

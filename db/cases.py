@@ -269,17 +269,40 @@ async def page(
             query = query.where(tuple_(Case.due_at, Case.number) > tuple_(*after))
     else:
         query = select(Case).order_by(Case.number.desc()).limit(limit)
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(getattr(Case, column) == value)
-    if overdue is not None:
-        query = query.where(Case.overdue.is_(overdue))
     if before is not None:
         query = query.where(Case.number < before)
-    for condition in conditions:  # the caller's scope
-        query = query.where(condition)
-    result = await session.scalars(query)
+    result = await session.scalars(query.where(*_matching(filters, overdue, conditions)))
     return result.all()
+
+
+async def count(
+    session: AsyncSession,
+    *,
+    filters: dict[str, Any],
+    overdue: bool | None,
+    conditions: Sequence[ColumnElement[bool]],
+    at_risk: ColumnElement[bool],
+) -> tuple[int, int, int]:
+    """How many cases match (as `page` would list them, every page), and of them how many are
+    overdue and at risk: one aggregate query."""
+    query = select(
+        func.count(),
+        func.count().filter(Case.overdue.is_(True)),
+        func.count().filter(at_risk),
+    ).where(*_matching(filters, overdue, conditions))
+    total, late, risky = (await session.execute(query)).one()
+    return total, late, risky
+
+
+def _matching(
+    filters: dict[str, Any], overdue: bool | None, conditions: Sequence[ColumnElement[bool]]
+) -> list[ColumnElement[bool]]:
+    where = [
+        getattr(Case, column) == value for column, value in filters.items() if value is not None
+    ]
+    if overdue is not None:
+        where.append(Case.overdue.is_(overdue))
+    return [*where, *conditions]  # conditions: the caller's scope and the query's own
 
 
 async def due_visits(

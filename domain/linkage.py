@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from domain.calendar import WorkingDays, local
 from domain.common import ActionInput, Code, Forbidden, NotAllowedNow, Notice, Text, parse
-from domain.permissions import Role, may
+from domain.permissions import Principal, Role, may
 from domain.sla import SlaPolicy, due_at
 
 
@@ -200,9 +200,12 @@ def parse_input(action: LinkageAction, payload: dict[str, Any]) -> PartInput:
 def allowed_linkage_actions(state: LinkageState, unit: str) -> list[LinkageAction]:
     """What can be done about `unit` now: report once summoned, finish once reported; the
     coordinator adds units not yet in and releases those not finished."""
-    if state.status is not LinkageStatus.open:
+    return _steps(state.status, state.part(unit))
+
+
+def _steps(status: LinkageStatus, part: AgencyPart | None) -> list[LinkageAction]:
+    if status is not LinkageStatus.open:
         return []
-    part = state.part(unit)
     if part is None:
         return [LinkageAction.add_agency]
     if part.status is AgencyStatus.summoned:
@@ -222,9 +225,7 @@ def check(state: LinkageState, action: LinkageAction, input: PartInput) -> None:
             "an action needs an authenticated principal (act through the API)",
             {"action": action.value},
         )
-    if not may(principal, action.value) or (
-        principal.role is Role.agency and principal.unit != unit
-    ):
+    if not may_act_for(principal, action, unit):
         raise Forbidden(
             f"a {principal.role.value} may not {action.value} for {unit}",
             {"role": principal.role.value, "agency": unit},
@@ -235,6 +236,25 @@ def check(state: LinkageState, action: LinkageAction, input: PartInput) -> None:
             f"cannot {action.value} for {unit} now",
             {"agency": unit, "allowed_actions": [a.value for a in allowed]},
         )
+
+
+def may_act_for(principal: Principal, action: LinkageAction, unit: str) -> bool:
+    """The caller's role may take the action, and an agency acts for its own part only."""
+    own = principal.role is not Role.agency or principal.unit == unit
+    return may(principal, action.value) and own
+
+
+def linkage_actions(
+    view: LinkageView, principal: Principal, others: tuple[str, ...] = ()
+) -> dict[str, list[LinkageAction]]:
+    """What `principal` may do now about each unit of a linkage, and about each of `others` not
+    in it yet: what `check` lets through (the console's buttons)."""
+    parts = {part.unit: part for part in view.agencies}
+    candidates = [u for u in others if u not in parts and u != view.lead_unit]
+    return {
+        unit: [a for a in _steps(view.status, parts.get(unit)) if may_act_for(principal, a, unit)]
+        for unit in [*parts, *candidates]
+    }
 
 
 class _Change:

@@ -10,10 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from domain.case import Deadline
+from domain.case import CaseStatus, Deadline
 from domain.state import CaseState, EventLike, born, evolve
 
-State = Literal["pending", "met", "met_late", "missed"]
+# not_needed: still open when the case closed (rejected, merged, resolved another way).
+State = Literal["pending", "met", "met_late", "missed", "not_needed"]
 
 
 class DeadlineState(BaseModel):
@@ -21,12 +22,13 @@ class DeadlineState(BaseModel):
     state: State
 
 
-def standing(deadline: Deadline) -> DeadlineState:
-    """A missed deadline stays missed, even when met late."""
+def standing(deadline: Deadline, closed: bool = False) -> DeadlineState:
+    """A missed deadline stays missed, even when met late; once the case is closed, one that
+    was neither met nor missed was not needed and no longer runs."""
     if deadline.missed:
         return DeadlineState(due_at=deadline.due_at, state="missed")
     if deadline.met_at is None:
-        return DeadlineState(due_at=deadline.due_at, state="pending")
+        return DeadlineState(due_at=deadline.due_at, state="not_needed" if closed else "pending")
     late = deadline.met_at > deadline.due_at
     return DeadlineState(due_at=deadline.due_at, state="met_late" if late else "met")
 
@@ -40,5 +42,6 @@ def deadline_states(events: Iterable[EventLike]) -> list[dict[str, DeadlineState
             state = born(event)
         else:
             evolve(state, event)
-        snapshots.append({d.kind.value: standing(d) for d in state.deadlines.values()})
+        closed = state.status is CaseStatus.closed
+        snapshots.append({d.kind.value: standing(d, closed) for d in state.deadlines.values()})
     return snapshots

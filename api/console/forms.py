@@ -40,9 +40,15 @@ _INTERNAL = {"actor", "principal"}  # filled in by the API from the token
 class Field:
     name: str
     label: str
-    kind: str  # text | textarea | choice | yesno | datetime | url | list
+    kind: str  # text | textarea | choice | yesno | datetime | url | list | hidden
     required: bool
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[tuple[str, str], ...] = ()  # (value, its words)
+    value: str = ""  # a hidden field's value
+
+
+# Fields that name a unit: chosen from the units by name.
+UNIT_FIELDS = ("unit", "agency")
+LONG_TEXT = ("note", "reason", "result", "verdict", "comment", "notes", "ruling", "grounds")
 
 
 def _bare(annotation: Any) -> tuple[Any, bool]:
@@ -60,28 +66,40 @@ def _bare(annotation: Any) -> tuple[Any, bool]:
             return annotation, optional
 
 
-def fields(action: str) -> list[Field]:
+def fields(
+    action: str,
+    said: words.Words,
+    units: dict[str, str] | None = None,
+    fixed: dict[str, str] | None = None,
+) -> list[Field]:
+    """The form of `action` in the language `said`: `units` (code -> name) to choose a unit
+    from, `fixed` values sent as they are (the agency a linkage form is about)."""
     model = INPUTS[action][1]
     out = []
     for name, info in model.model_fields.items():
         if name in _INTERNAL:
             continue
         kind_of, _ = _bare(info.annotation)
-        label = words.FIELD.get(name, name)
+        label = said.FIELD.get(name, name)
         required = info.is_required()
-        if isinstance(kind_of, type) and issubclass(kind_of, Enum):
-            table = words.GRADE if kind_of.__name__ == "Grade" else {}
+        if fixed and name in fixed:
+            out.append(Field(name, label, "hidden", required, value=fixed[name]))
+        elif isinstance(kind_of, type) and issubclass(kind_of, Enum):
+            table = said.CHOICE.get(kind_of.__name__, {})
             choices = tuple((m.value, table.get(m.value, m.value)) for m in kind_of)
             out.append(Field(name, label, "choice", required, choices))
         elif kind_of is bool:
-            out.append(Field(name, label, "yesno", required, (("true", "是"), ("false", "否"))))
+            out.append(Field(name, label, "yesno", required, said.YES_NO))
         elif kind_of in (datetime, AwareDatetime):
             out.append(Field(name, label, "datetime", required))
         elif kind_of is HttpUrl:
             out.append(Field(name, label, "url", required))
         elif typing.get_origin(kind_of) is list:
             out.append(Field(name, label, "list", required))
-        elif name in ("note", "reason", "result", "verdict", "comment", "notes"):
+        elif name in UNIT_FIELDS and units:
+            choices = tuple((code, f"{unit_name}（{code}）") for code, unit_name in units.items())
+            out.append(Field(name, label, "choice", required, choices))
+        elif name in LONG_TEXT:
             out.append(Field(name, label, "textarea", required))
         else:
             out.append(Field(name, label, "text", required))
@@ -92,7 +110,7 @@ def body(action: str, form: dict[str, str]) -> dict[str, Any]:
     """The JSON body for the API from the submitted form (empty optional fields left out; the
     API validates the rest and says what is wrong)."""
     out: dict[str, Any] = {}
-    for field in fields(action):
+    for field in fields(action, words.ZH):
         value = (form.get(field.name) or "").strip()
         if not value:
             continue

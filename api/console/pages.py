@@ -3,6 +3,7 @@ and every action goes through the API (api.console.client) as the signed-in pers
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,41 +12,32 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import NotAuthenticated, principal_of
-from api.console import forms, session, words
+from api.console import forms, session
 from api.console.client import Api, ApiError
 from api.console.web import ApiDep, Signed, Visitor, csrf_checked, error_text, render
+from api.console.words import chosen
 from api.deps import SettingsDep
 from core.auth import issue
+from domain.case import CaseStatus, Deadline
+from domain.linkage import LinkageAction, LinkageView, linkage_actions
 from domain.permissions import Principal, Role
+from domain.timeline import standing
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 # ---- sign in ------------------------------------------------------------------------------------
 
-# The laptop stack's ready identities (`gridcase up` with embedded Temporal only).
-DEMO_IDENTITIES: dict[str, tuple[str, Principal]] = {
-    "dispatcher": (
-        "综治中心调度员",
-        Principal(subject="王敏", role=Role.dispatcher),
-    ),
-    "grid-team": (
-        "怡顺社区第2微网格团队承办人",
-        Principal(subject="陈静", role=Role.unit_handler, unit="GT-C01-G02"),
-    ),
-    "civil-affairs": (
-        "街道民政办承办人",
-        Principal(subject="刘洋", role=Role.unit_handler, unit="SD-CIVIL"),
-    ),
-    "supervisor": (
-        "怡顺社区（C01）督办人",
-        Principal(subject="赵书记", role=Role.supervisor, community="C01"),
-    ),
-    "grid-worker": (
-        "C01-G02 网格员",
-        Principal(subject="孙淑臻", role=Role.grid_worker, grids=("C01-G02",)),
-    ),
-    "operator": ("系统运维", Principal(subject="运维值班", role=Role.operator)),
+# The laptop stack's ready identities (`gridcase up` with embedded Temporal only); their labels
+# are in the words tables (identity_<key>).
+DEMO_IDENTITIES: dict[str, Principal] = {
+    "dispatcher": Principal(subject="王敏", role=Role.dispatcher),
+    "grid-team": Principal(subject="陈静", role=Role.unit_handler, unit="GT-C01-G02"),
+    "civil-affairs": Principal(subject="刘洋", role=Role.unit_handler, unit="SD-CIVIL"),
+    "supervisor": Principal(subject="赵书记", role=Role.supervisor, community="C01"),
+    "grid-worker": Principal(subject="孙淑臻", role=Role.grid_worker, grids=("C01-G02",)),
+    "police": Principal(subject="周警官", role=Role.agency, unit="DA-POLICE"),
+    "operator": Principal(subject="运维值班", role=Role.operator),
 }
 
 
@@ -69,21 +61,24 @@ async def signin_page(
 
 @router.post("/signin")
 async def signin(request: Request, settings: SettingsDep) -> Response:
+    said = chosen(request)
     form = {k: str(v) for k, v in (await request.form()).items()}
     nonce = request.cookies.get(session.SIGNIN_COOKIE)
     if not nonce or form.get("nonce") != nonce:
-        return await signin_page(request, settings, error=words.ERROR["invalid_csrf"])
+        return await signin_page(request, settings, error=said.ERROR["invalid_csrf"])
     identity = form.get("identity")
     if identity:
         if not settings.demo_signin or identity not in DEMO_IDENTITIES:
-            return await signin_page(request, settings, error="没有这个演示身份")
-        token = issue(settings, DEMO_IDENTITIES[identity][1], timedelta(hours=12))
+            return await signin_page(request, settings, error=said.UI["no_such_identity"])
+        token = issue(settings, DEMO_IDENTITIES[identity], timedelta(hours=12))
     else:
         token = form.get("token", "").strip().removeprefix("Bearer ").strip()
         try:
             principal_of(settings, token)
         except NotAuthenticated as bad:
-            return await signin_page(request, settings, error=f"令牌无效：{bad.message}")
+            return await signin_page(
+                request, settings, error=said.error("invalid_token", bad.message)
+            )
     done = RedirectResponse("/console", status_code=303)
     session.start(request, done, token)
     return done
@@ -103,10 +98,12 @@ QUEUE_FILTERS = ("status", "community", "grid", "unit", "category", "q")
 
 
 async def _queue(api: Api, who: Visitor, filters: dict[str, str]) -> dict[str, Any]:
-    """The caller's cases, soonest deadline first, with at-risk and overdue marked."""
+    """The caller's cases, soonest deadline first, with at-risk and overdue marked, and how many
+    match in all (one count query, not a page)."""
     query = {k: v for k, v in filters.items() if k in QUEUE_FILTERS and v}
     page = await api.get("/v1/cases", sort="due", limit=100, **query)
-    risky = await api.get("/v1/cases", sort="due", limit=200, at_risk="true", **query)
+    risky = await api.get("/v1/cases", sort="due", limit=100, at_risk="true", **query)
+    count = await api.get("/v1/cases/count", sort="due", **query)
     waiting = []
     if who.principal.role in (Role.dispatcher, Role.admin) and not query:
         # Returned by a unit, or placed off the map (routed to the governance centre): the
@@ -120,11 +117,11 @@ async def _queue(api: Api, who: Visitor, filters: dict[str, str]) -> dict[str, A
                 waiting.append(case)
     return {
         "cases": page["items"],
-        "more": page.get("next_cursor") is not None,
+        "count": count,
         "at_risk": {c["id"] for c in risky["items"]},
         "waiting": waiting,
         "now": datetime.now(UTC),
-        "time_left": words.time_left,
+        "names": await _names(api),
     }
 
 
@@ -139,17 +136,15 @@ async def queue(request: Request, who: Signed, api: ApiDep) -> Response:
             "queue.html",
             who,
             status=error.status,
-            error=error_text(error),
+            error=error_text(request, error),
             filters=filters,
             cases=[],
             waiting=[],
             at_risk=set(),
-            more=False,
-            categories=[],
-            communities=[],
+            count=None,
+            names=await _names(api),
         )
-    reference = await _reference(api)
-    return render(request, "queue.html", who, filters=filters, **listed, **reference)
+    return render(request, "queue.html", who, filters=filters, **listed)
 
 
 @router.get("/rows", response_class=HTMLResponse)
@@ -159,22 +154,21 @@ async def queue_rows(request: Request, who: Signed, api: ApiDep) -> Response:
     try:
         listed = await _queue(api, who, filters)
     except ApiError as error:
-        return render(request, "_error.html", who, status=error.status, error=error_text(error))
+        return render(
+            request, "_error.html", who, status=error.status, error=error_text(request, error)
+        )
     return render(request, "_rows.html", who, **listed)
 
 
 async def _names(api: Api) -> dict[str, dict[str, str]]:
-    """Categories and units by code, to show their names."""
+    """Categories, units and communities by code, to show their names."""
     return {
-        "category": {c["code"]: c["name"] for c in await api.get("/v1/categories")},
-        "unit": {u["code"]: u["name"] for u in await api.get("/v1/units")},
-    }
-
-
-async def _reference(api: Api) -> dict[str, Any]:
-    return {
-        "categories": await api.get("/v1/categories"),
-        "communities": await api.get("/v1/communities"),
+        kind: {item["code"]: item["name"] for item in await api.get(path)}
+        for kind, path in (
+            ("category", "/v1/categories"),
+            ("unit", "/v1/units"),
+            ("community", "/v1/communities"),
+        )
     }
 
 
@@ -195,15 +189,40 @@ async def _case(
     status: int = 200,
     done: str | None = None,
 ) -> Response:
+    said = chosen(request)
     try:
         case = await api.get(f"/v1/cases/{case_id}")
         events = await api.get(f"/v1/cases/{case_id}/events")
         names = await _names(api)
     except ApiError as failed:
         return render(
-            request, "_page_error.html", who, status=failed.status, error=error_text(failed)
+            request,
+            "_page_error.html",
+            who,
+            status=failed.status,
+            error=error_text(request, failed),
         )
+    units = names["unit"]
     actions = [a for a in case["allowed_actions"] if a in forms.INPUTS]
+    closed = case["status"] == CaseStatus.closed
+    deadlines = [(d, standing(Deadline.model_validate(d), closed).state) for d in case["deadlines"]]
+    per_agency: dict[str, list[tuple[str, list[forms.Field]]]] = {}
+    to_add: list[tuple[str, list[forms.Field]]] = []
+    if case.get("linkage"):
+        view = LinkageView.model_validate(case["linkage"])
+        allowed = linkage_actions(view, who.principal, tuple(units))
+        summoned = {part.unit for part in view.agencies}
+        for agency, linkage_allowed in allowed.items():
+            if agency in summoned:
+                per_agency[agency] = [
+                    (a.value, forms.fields(a.value, said, units, fixed={"agency": agency}))
+                    for a in linkage_allowed
+                ]
+        # One form to summon any agency the linkage may still take.
+        addable = {u: units[u] for u, can in allowed.items() if u not in summoned and can}
+        if addable:
+            add = LinkageAction.add_agency.value
+            to_add.append((add, forms.fields(add, said, addable)))
     return render(
         request,
         "case.html",
@@ -212,34 +231,58 @@ async def _case(
         case=case,
         events=events,
         names=names,
-        actions=[(a, forms.fields(a)) for a in actions],
+        deadlines=deadlines,
+        actions=[(a, forms.fields(a, said, units)) for a in actions],
+        linkage_actions=per_agency,
+        linkage_add=to_add,
         idempotency_key=str(uuid.uuid4()),
         error=error,
         done=done,
         now=datetime.now(UTC),
-        time_left=words.time_left,
     )
 
 
 @router.post("/cases/{case_id}/act/{action}")
 async def act(request: Request, case_id: str, action: str, who: Signed, api: ApiDep) -> Response:
     """One action from its form: the API's Update, then back to the case page."""
+    said = chosen(request)
     try:
         form = await csrf_checked(request, who)
         if action not in forms.INPUTS:
             raise ApiError(404, "not_allowed_now", f"no action {action}")
-        await api.post(
-            f"/v1/cases/{case_id}/{forms.INPUTS[action][0]}",
+        path = forms.INPUTS[action][0]
+        answer = await api.post(
+            f"/v1/cases/{case_id}/{path}",
             forms.body(action, form),
             idempotency_key=form.get("idempotency_key") or None,
         )
+        if path.startswith(LINKAGE_PATH):
+            await _case_knows(api, case_id, LinkageView.model_validate(answer))
     except ApiError as error:
-        return await _case(request, case_id, who, api, error=error_text(error), status=error.status)
+        return await _case(
+            request, case_id, who, api, error=error_text(request, error), status=error.status
+        )
     except ValueError as bad:
         return await _case(
-            request, case_id, who, api, error=f"{words.ERROR['invalid_body']}（{bad}）", status=422
+            request, case_id, who, api, error=said.error("invalid_body", str(bad)), status=422
         )
     return RedirectResponse(f"/console/cases/{case_id}?done={action}", status_code=303)
+
+
+LINKAGE_PATH = "linkage/"
+
+
+async def _case_knows(api: Api, case_id: str, linkage: LinkageView, wait: float = 5.0) -> None:
+    """A linkage tells its case of each change by a signal; until the case has it, the case page
+    would show (and offer) the linkage as it was. Wait briefly for it."""
+    parts = [(p.unit, p.status.value) for p in linkage.agencies]
+    deadline = asyncio.get_running_loop().time() + wait
+    while asyncio.get_running_loop().time() < deadline:
+        case = await api.get(f"/v1/cases/{case_id}")
+        shown = case.get("linkage") or {}
+        if [(p["unit"], p["status"]) for p in shown.get("agencies", [])] == parts:
+            return
+        await asyncio.sleep(0.1)
 
 
 # ---- intake -------------------------------------------------------------------------------------
@@ -284,7 +327,7 @@ async def _intake(
         error=error,
         patrol=patrol,
         grids=await api.get("/v1/grids"),
-        **await _reference(api),
+        categories=await api.get("/v1/categories"),
     )
 
 
@@ -324,9 +367,11 @@ async def file_intake(request: Request, who: Signed, api: ApiDep) -> Response:
                 body[optional] = value[optional]
         case = await api.post("/v1/cases", body)
     except ApiError as error:
-        return await _intake(request, who, api, form, error_text(error), status=error.status)
+        return await _intake(
+            request, who, api, form, error_text(request, error), status=error.status
+        )
     except ValueError as bad:
         return await _intake(
-            request, who, api, form, f"{words.ERROR['invalid_body']}（{bad}）", status=422
+            request, who, api, form, chosen(request).error("invalid_body", str(bad)), status=422
         )
     return RedirectResponse(f"/console/cases/{case['id']}?done=create", status_code=303)

@@ -10,15 +10,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console import words
-from api.console.client import ApiError
+from api.console.client import Api, ApiError
 from api.console.web import ApiDep, Signed, error_text, render
+from api.console.words import chosen
 from domain.calendar import SUBDISTRICT_TZ
 from domain.kpi import RATE_KEYS
 
 router = APIRouter(prefix="/console/stats", include_in_schema=False)
 
-CUTS = {"community": "社区", "unit": "承办单位", "category": "类别", "month": "月份"}
+CUTS = ("community", "unit", "category", "month")
+# Reference data that names each cut's codes (a month is its own name).
+NAMES = {"community": "/v1/communities", "unit": "/v1/units", "category": "/v1/categories"}
 
 
 def _period(request: Request) -> tuple[str, str, str]:
@@ -27,6 +29,12 @@ def _period(request: Request) -> tuple[str, str, str]:
     last = request.query_params.get("to") or today.isoformat()
     cut = request.query_params.get("by", "community")
     return first, last, cut if cut in CUTS else "community"
+
+
+async def _names(api: Api, cut: str) -> dict[str, str]:
+    if cut not in NAMES:
+        return {}
+    return {item["code"]: item["name"] for item in await api.get(NAMES[cut])}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -42,17 +50,25 @@ async def stats_page(request: Request, who: Signed, api: ApiDep) -> Response:
             "stats.html",
             who,
             status=error.status,
-            error=error_text(error),
+            error=error_text(request, error),
             rows=[],
             total=None,
-            chart={},
+            chart={"height": 0},
             reviews=[],
             **context,
         )
-    rows = [{**row, "label": row["group"].get(cut) or "-"} for row in answer["rows"]]
+    names = await _names(api, cut)
+    rows = []
+    for row in answer["rows"]:
+        code = row["group"].get(cut) or "-"
+        rows.append({**row, "code": code, "label": names.get(code, code)})
+    said = chosen(request)
     chart = {
         "rows": [{"label": r["label"], "rates": r["rates"]} for r in rows],
-        "rate_words": words.RATE,
+        "rate_words": said.RATE,
+        "horizontal": cut != "month",  # names read across, one bar a line
+        # A bar a line for the names, the months side by side.
+        "height": max(260, 26 * len(rows) + 80) if cut != "month" else 300,
     }
     return render(
         request,

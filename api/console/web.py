@@ -20,7 +20,7 @@ from api.deps import SettingsDep
 from domain.permissions import Principal, may
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(words=words, asset=asset_url, local=words.local)
+templates.env.globals.update(asset=asset_url, local=words.local)
 
 
 class SignInRequired(Exception):
@@ -64,12 +64,21 @@ ApiDep = Annotated[Api, Depends(_api)]
 def render(
     request: Request, name: str, who: Visitor | None, status: int = 200, **context: Any
 ) -> Response:
-    return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status)
+    """A page in the visitor's language (`?lang=` switches it and is remembered)."""
+    said = words.chosen(request)
+    page = templates.TemplateResponse(
+        request, name, {"who": who, "words": said, "t": said.UI, **context}, status_code=status
+    )
+    if request.query_params.get("lang") == said.code:
+        page.set_cookie(
+            words.LANG_COOKIE, said.code, max_age=365 * 24 * 3600, samesite="lax", path="/"
+        )
+    return page
 
 
-def error_text(error: ApiError) -> str:
-    """The API's error in the domain's words, with the API's own message for the detail."""
-    return f"{words.ERROR.get(error.code, error.code)}（{error.message}）"
+def error_text(request: Request, error: ApiError) -> str:
+    """The API's error in the visitor's words, with the API's own message for the detail."""
+    return words.chosen(request).error(error.code, error.message)
 
 
 async def csrf_checked(request: Request, who: Visitor) -> dict[str, str]:

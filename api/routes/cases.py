@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from api.auth import allowed, rate_limited
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.intake import file_case
-from api.listing import CaseQuery, case_page
-from api.schemas import CaseCreate, CaseOut, CasePage, EventOut
+from api.listing import CaseQuery, case_count, case_page
+from api.schemas import CaseCount, CaseCreate, CaseOut, CasePage, EventOut
 from api.scope import ReadableCase, Reader
 from api.views import case_out, live_state, shown
 from core.auth import issue
@@ -76,6 +76,17 @@ async def list_cases(
     query: Annotated[CaseQuery, Depends()],
 ) -> CasePage:
     return await case_page(session, principal, query)
+
+
+@router.get("/count", response_model=CaseCount)
+async def count_cases(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(allowed("list"))],
+    query: Annotated[CaseQuery, Depends()],
+) -> CaseCount:
+    """How many cases the list would show for the same query, over all its pages (paging
+    parameters are ignored), with the overdue and at-risk among them."""
+    return await case_count(session, principal, query)
 
 
 @router.get("/{case_id}", response_model=CaseOut, responses={404: _ERRORS[404]})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from api.console.pages import DEMO_IDENTITIES
 from tests.browser.conftest import Stack, screenshot, sign_in, sign_out
@@ -20,6 +20,7 @@ ROLE_WORDS = {
     "civil-affairs": "承办人",
     "supervisor": "督办人",
     "grid-worker": "网格员",
+    "police": "联动部门",
     "operator": "运维",
 }
 
@@ -41,9 +42,11 @@ async def test_every_demo_identity_signs_in_and_sees_its_queue(stack: Stack, pag
     await expect(page.get_by_test_id("error")).to_contain_text("令牌无效")
 
 
-async def _act(page: Page, action: str, **fields: str) -> None:
-    await page.get_by_test_id(f"action-{action}").click()
-    form = page.get_by_test_id(f"form-{action}")
+async def _act(page: Page, action: str, within: Locator | None = None, **fields: str) -> None:
+    """Open the action's form (on the page, or within one part of it), fill it in, send it."""
+    where = within or page
+    await where.get_by_test_id(f"action-{action}").click()
+    form = where.get_by_test_id(f"form-{action}")
     for name, value in fields.items():
         control = form.locator(f"[name={name}]")
         if await control.evaluate("e => e.tagName") == "SELECT":
@@ -175,3 +178,109 @@ async def test_a_grid_worker_reports_and_resolves_on_a_phone(stack: Stack, page:
     await expect(page.get_by_test_id("case-status")).to_have_text("就地解决待确认")
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await screenshot(page, "console-phone-case")
+
+
+async def _filed(stack: Stack) -> str:
+    """A hotline case in C01-G02 (flyers: its grid team's), filed over the API."""
+    async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
+        filed = await api.post("/v1/cases", json=new_case())
+    assert filed.status_code == 201, filed.text
+    return str(filed.json()["id"])
+
+
+async def _reloaded_until(page: Page, testid: str, text: str) -> None:
+    """Reload until the element says `text` (a change the page learns of, not one it made)."""
+    for _ in range(50):
+        if await page.get_by_test_id(testid).inner_text() == text:
+            return
+        await page.wait_for_timeout(200)
+        await page.reload()
+    await expect(page.get_by_test_id(testid)).to_have_text(text)
+
+
+async def test_an_agency_reports_and_finishes_its_part_of_a_linkage(
+    stack: Stack, page: Page
+) -> None:
+    case_id = await _filed(stack)
+    await sign_in(page, stack, "dispatcher")
+    await page.goto(f"{stack.api}/console/cases/{case_id}")
+    await _act(
+        page, "open_linkage", reason="小广告反复张贴，请派出所联合整治", agencies="DA-POLICE"
+    )
+    linkage = page.get_by_test_id("linkage")
+    await expect(linkage.get_by_test_id("linkage-status")).to_have_text("进行中")
+    police = linkage.locator("[data-testid=linkage-agency][data-agency=DA-POLICE]")
+    await expect(police).to_contain_text("李沧公安分局沧口派出所")
+    await expect(police).to_contain_text("报到时限")
+    await expect(police.get_by_test_id("agency-status")).to_have_text("待报到")
+    # The dispatcher coordinates (may release an agency, or summon another) but reports for none.
+    await expect(police.get_by_test_id("action-release_agency")).to_have_count(1)
+    await expect(linkage.get_by_test_id("action-add_agency")).to_have_count(1)
+    await expect(page.get_by_test_id("action-report")).to_have_count(0)
+    await expect(page.get_by_test_id("action-agency_done")).to_have_count(0)
+    await sign_out(page)
+
+    await sign_in(page, stack, "police")  # summoned: the case is in the agency's queue
+    await page.locator(f"[data-testid=case-row][data-case='{case_id}'] a").click()
+    police = page.locator("[data-testid=linkage-agency][data-agency=DA-POLICE]")
+    await expect(police.get_by_test_id("action-agency_done")).to_have_count(0)  # report first
+    await expect(police.get_by_test_id("action-release_agency")).to_have_count(0)
+    await expect(page.get_by_test_id("action-accept")).to_have_count(0)  # the lead unit's
+    await screenshot(page, "console-linkage-summoned")
+    await _act(page, "report", within=police, note="民警已到现场")
+    await expect(police.get_by_test_id("agency-status")).to_have_text("已报到")
+    await expect(police).to_contain_text("办结时限")
+    await expect(police.get_by_test_id("action-report")).to_have_count(0)
+    await _act(page, "agency_done", within=police, note="已约谈张贴人员并登记")
+    await expect(police.get_by_test_id("agency-status")).to_have_text("已办结")
+    await expect(page.get_by_test_id("action-agency_done")).to_have_count(0)
+    await _reloaded_until(page, "linkage-status", "已完成")
+    steps = await page.get_by_test_id("timeline-event").evaluate_all(
+        "events => events.map(e => e.dataset.type)"
+    )
+    for step in ("linkage_opened", "agency_reported", "agency_done", "linkage_closed"):
+        assert step in steps, steps
+    await screenshot(page, "console-linkage-done")
+
+
+async def test_deadlines_a_closure_left_running_show_as_not_needed(
+    stack: Stack, page: Page
+) -> None:
+    case_id = await _filed(stack)
+    await sign_in(page, stack, "dispatcher")
+    await page.goto(f"{stack.api}/console/cases/{case_id}")
+    await expect(page.locator("[data-testid=deadline][data-kind=reply]")).to_have_attribute(
+        "data-state", "pending"
+    )
+    await _act(page, "reject", reason="属于物业合同纠纷，非政府职责")
+    await expect(page.get_by_test_id("case-status")).to_have_text("已办结")
+    for kind in ("accept", "contact", "reply"):
+        deadline = page.locator(f"[data-testid=deadline][data-kind={kind}]")
+        await expect(deadline).to_have_attribute("data-state", "not_needed")
+        await expect(deadline).to_contain_text("无需")
+    closed = page.locator("[data-testid=timeline-event][data-type=closed]")
+    await expect(
+        closed.locator("[data-testid=timeline-deadline][data-state=pending]")
+    ).to_have_count(0)
+    await expect(closed).to_contain_text("答复时限：无需（已办结）")
+    await screenshot(page, "console-case-rejected")
+
+
+async def test_the_console_speaks_english_when_asked(stack: Stack, page: Page) -> None:
+    case_id = await _filed(stack)
+    await sign_in(page, stack, "grid-team")
+    await page.get_by_test_id("language").click()
+    await expect(page.get_by_test_id("signed-in-as")).to_contain_text("Unit handler")
+    await expect(page.get_by_test_id("case-count")).to_contain_text("cases")
+    await page.goto(f"{stack.api}/console/cases/{case_id}")  # the choice is remembered
+    await expect(page.get_by_test_id("case-status")).to_have_text("Awaiting sign-for")
+    await expect(page.locator("[data-testid=deadline][data-kind=accept]")).to_contain_text(
+        "Sign-for deadline"
+    )
+    await expect(page.get_by_test_id("action-accept")).to_have_text("Sign for")
+    await _act(page, "accept")
+    await expect(page.get_by_test_id("done")).to_have_text("Sign for: done")
+    await expect(page.get_by_test_id("case-status")).to_have_text("In progress")
+    await screenshot(page, "console-case-english")
+    await page.get_by_test_id("language").click()
+    await expect(page.get_by_test_id("case-status")).to_have_text("办理中")

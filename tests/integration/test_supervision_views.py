@@ -14,7 +14,7 @@ from sqlalchemy import update
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Case
-from tests.conftest import eventually
+from tests.conftest import bearer, eventually
 from tests.integration.conftest import new_case
 from tests.integration.test_case_api import run_cli
 
@@ -73,6 +73,22 @@ async def test_list_filters_search_and_due_order(api: httpx.AsyncClient, session
             .values(warn_at=datetime.now(UTC) - timedelta(minutes=1))
         )
     assert await ids(at_risk=True) == [plain["id"]]
+
+    # The count: every match, not one page of them, in the caller's scope, with the overdue and
+    # at-risk among them.
+    async def count(headers: dict[str, str] | None = None, **params: Any) -> dict[str, int]:
+        answer = await api.get("/v1/cases/count", params={"q": marker, **params}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert await count(limit=1) == {"count": 3, "overdue": 0, "at_risk": 1}
+    assert await count(escalated=True) == {"count": 1, "overdue": 0, "at_risk": 0}
+    assert (await count(sort="due", limit=1))["count"] == 3
+    handler = bearer("unit_handler", unit=plain["unit"])
+    theirs = {c["id"] for c in (plain, urgent, escalated) if c["unit"] == plain["unit"]}
+    listed = (await api.get("/v1/cases", params={"q": marker}, headers=handler)).json()
+    assert {c["id"] for c in listed["items"]} == theirs
+    assert (await count(handler))["count"] == len(theirs) < 3
 
     # The timeline says, at every step, where each deadline stood.
     accepted = await api.post(f"/v1/cases/{plain['id']}/accept", json={})

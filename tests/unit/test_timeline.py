@@ -10,9 +10,10 @@ from domain.case import (
     ContactInput,
     ExtensionDecisionInput,
     ExtensionRequestInput,
+    MergeInput,
 )
 from domain.timeline import deadline_states
-from tests.unit.stories import SUPERVISOR, T0, Story
+from tests.unit.stories import DISPATCHER, SUPERVISOR, T0, Story
 
 
 def test_deadlines_are_met_late_missed_and_moved() -> None:
@@ -47,3 +48,22 @@ def test_deadlines_are_met_late_missed_and_moved() -> None:
     assert states[6]["contact"].state == "met"
     assert states[7]["reply"].due_at == T0 + timedelta(days=9)
     assert states[8]["reply"].due_at == later
+
+
+def test_deadlines_still_open_at_closure_were_not_needed() -> None:
+    story = Story()
+    story.route(0)
+    story.act(30, Action.accept, AcceptInput())
+    story.act(60, Action.merge, MergeInput(into="LC-2026-000002"), DISPATCHER)
+    assert story.types[-1] == "closed"
+    before, after = deadline_states(story.events)[-3], deadline_states(story.events)[-1]
+    assert {k: v.state for k, v in before.items()} == {
+        "accept": "met",
+        "contact": "pending",
+        "reply": "pending",
+    }
+    assert {k: v.state for k, v in after.items()} == {
+        "accept": "met",
+        "contact": "not_needed",
+        "reply": "not_needed",
+    }

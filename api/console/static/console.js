@@ -27,10 +27,12 @@ function drawMap(element) {
             path.setAttribute("data-grid", p.code);
           });
           if (element.dataset.pick) return;
+          const words = JSON.parse(element.dataset.words);
+          const figures = words.figures.replace("{open}", p.open).replace("{overdue}", p.overdue);
           shape.bindPopup(
             `<strong>${p.code} ${p.name}</strong>` +
-            (p.open === null ? "" : `<br>未办结 ${p.open} 件 · 超时 ${p.overdue} 件`) +
-            `<br><a href="/console?grid=${encodeURIComponent(p.code)}">查看本网格工单</a>`
+            (p.open === null ? "" : `<br>${figures}`) +
+            `<br><a href="/console?grid=${encodeURIComponent(p.code)}">${words.cases}</a>`
           );
         },
       }).addTo(map);
@@ -63,12 +65,23 @@ function drawCharts() {
         trigger: "axis",
         formatter: (items) => items.map((item) => {
           const row = data.rows[item.dataIndex].rates[rate];
-          return `${item.name}：${item.value ?? "-"}%（${row.numerator}/${row.denominator}）`;
+          return `${item.name}: ${item.value ?? "-"}% (${row.numerator}/${row.denominator})`;
         }).join("<br>"),
       },
-      grid: { left: 40, right: 10, bottom: 60, top: 40 },
-      xAxis: { type: "category", data: data.rows.map((row) => row.label), axisLabel: { rotate: 40 } },
-      yAxis: { type: "value", min: 0, max: 100 },
+      // Names (not codes) on the category axis: across, one bar a line, cut short with the
+      // whole name in the tooltip; months side by side.
+      grid: data.horizontal
+        ? { left: 130, right: 20, bottom: 30, top: 40 }
+        : { left: 40, right: 10, bottom: 50, top: 40 },
+      [data.horizontal ? "yAxis" : "xAxis"]: {
+        type: "category",
+        inverse: data.horizontal,
+        data: data.rows.map((row) => row.label),
+        axisLabel: data.horizontal
+          ? { width: 118, overflow: "truncate", interval: 0 }
+          : { rotate: 30, width: 80, overflow: "truncate" },
+      },
+      [data.horizontal ? "xAxis" : "yAxis"]: { type: "value", min: 0, max: 100 },
       series: [{
         type: "bar",
         itemStyle: { color: "#0b5cad" },
