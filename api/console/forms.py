@@ -6,7 +6,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -40,7 +40,7 @@ _INTERNAL = {"actor", "principal"}  # filled in by the API from the token
 class Field:
     name: str
     label: str
-    kind: str  # text | textarea | choice | yesno | datetime | url | list | hidden
+    kind: str  # text | textarea | choice | yesno | datetime | date | number | url | list | hidden
     required: bool
     choices: tuple[tuple[str, str], ...] = ()  # (value, its words)
     value: str = ""  # a hidden field's value
@@ -92,6 +92,10 @@ def fields(
             out.append(Field(name, label, "yesno", required, said.YES_NO))
         elif kind_of in (datetime, AwareDatetime):
             out.append(Field(name, label, "datetime", required))
+        elif kind_of is date:
+            out.append(Field(name, label, "date", required))
+        elif kind_of is int:
+            out.append(Field(name, label, "number", required))
         elif kind_of is HttpUrl:
             out.append(Field(name, label, "url", required))
         elif typing.get_origin(kind_of) is list:

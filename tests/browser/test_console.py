@@ -138,13 +138,21 @@ async def test_the_map_draws_every_micro_grid(stack: Stack, page: Page) -> None:
 
 async def test_the_statistics_draw_their_charts_and_table(stack: Stack, page: Page) -> None:
     async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
-        assert (await api.post("/v1/cases", json=new_case())).status_code == 201
+        for category in ("public_order.flyers", "sanitation.dead_corner", "utilities.heating"):
+            filed = await api.post("/v1/cases", json=new_case(category=category))
+            assert filed.status_code == 201, filed.text
     await sign_in(page, stack, "dispatcher")
     await page.goto(f"{stack.api}/console/stats?by=category")
     charts = page.get_by_test_id("kpi-chart")
     await expect(charts).to_have_count(6)  # the five rates and the unreachable rate
     for index in range(6):  # ECharts drew each one (an svg with its bars)
         await expect(charts.nth(index).locator("svg path").first).to_be_attached()
+    # The axis names the categories (the reference data's names, not their codes).
+    axis = charts.first.locator("svg text")
+    for name in ("楼道小广告", "环境卫生死角", "供暖不热"):
+        await expect(axis.filter(has_text=name)).to_have_count(1)
+    await expect(axis.filter(has_text="public_order")).to_have_count(0)
+    await expect(page.get_by_test_id("kpi-table")).to_contain_text("环境卫生死角")
     await expect(page.get_by_test_id("kpi-table")).to_contain_text("办结率")
     async with page.expect_download() as download:
         await page.get_by_test_id("stats-csv").click()
@@ -284,3 +292,36 @@ async def test_the_console_speaks_english_when_asked(stack: Stack, page: Page) -
     await screenshot(page, "console-case-english")
     await page.get_by_test_id("language").click()
     await expect(page.get_by_test_id("case-status")).to_have_text("办理中")
+
+
+async def test_a_grid_worker_verifies_a_units_fix_on_a_phone(stack: Stack, page: Page) -> None:
+    patrol = new_case(channel="grid_patrol", photo_url="https://photos.example/patrol/2.jpg")
+    worker = bearer("grid_worker", grids=("C01-G02",))
+    async with httpx.AsyncClient(base_url=stack.api) as api:
+        filed = await api.post("/v1/cases", json=patrol, headers=worker)
+        assert filed.status_code == 201, filed.text
+        case = filed.json()
+        handler = bearer("unit_handler", unit=case["unit"])
+        for action, body in (
+            ("accept", {}),
+            ("contact", {"note": "已联系"}),
+            ("reply", {"result": "已清理"}),
+        ):
+            done = await api.post(f"/v1/cases/{case['id']}/{action}", json=body, headers=handler)
+            assert done.status_code == 200, done.text
+    assert done.json()["status"] == "verifying"
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(page, stack, "grid-worker")
+    await page.locator(f"[data-testid=case-row][data-case='{case['id']}'] a").click()
+    await expect(page.get_by_test_id("case-status")).to_have_text("待核查")
+    await _act(
+        page,
+        "verify",
+        fixed="true",
+        note="现场查看已清理干净",
+        evidence_url="https://photos.example/patrol/2-checked.jpg",
+    )
+    await expect(page.get_by_test_id("case-status")).to_have_text("已办结")
+    await expect(page.get_by_text("核查办结")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await screenshot(page, "console-phone-verify")

@@ -4,6 +4,7 @@ decode (Chinese text, not base64), times are the subdistrict's, and no write act
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import httpx
 from playwright.async_api import Page, expect
@@ -28,6 +29,8 @@ async def test_the_temporal_ui_shows_a_case_decoded_and_read_only(stack: Stack, 
         ),
     )
 
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     await page.goto(f"{stack.temporal_ui}/namespaces/default/workflows/{case_id}")
     # The input is encrypted in history; the UI shows it decoded through the API's codec server.
     await expect(page.get_by_text("井盖松动有响声").first).to_be_visible(timeout=20_000)
@@ -54,6 +57,13 @@ async def test_the_temporal_ui_shows_a_case_decoded_and_read_only(stack: Stack, 
             f"/api/v1/namespaces/default/workflows/{case_id}/terminate", json={"reason": "x"}
         )
     assert terminate.status_code == 403
+    # Nothing fetched from outside the stack (the dev UI's news feed is off): an intranet has
+    # no internet to reach.
+    ours = (urlsplit(stack.temporal_ui).netloc, urlsplit(stack.api).netloc)
+    elsewhere = [
+        url for url in asked if url.startswith("http") and urlsplit(url).netloc not in ours
+    ]
+    assert elsewhere == [], elsewhere
 
 
 async def _frames_text(page: Page, containing: str) -> str:

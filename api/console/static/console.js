@@ -84,6 +84,7 @@ function drawCharts() {
       [data.horizontal ? "xAxis" : "yAxis"]: { type: "value", min: 0, max: 100 },
       series: [{
         type: "bar",
+        barMaxWidth: 22,
         itemStyle: { color: "#0b5cad" },
         data: data.rows.map((row) => {
           const value = row.rates[rate].value;
