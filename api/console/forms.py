@@ -3,6 +3,7 @@ added there shows up here: the console keeps no second list of actions or of wha
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from dataclasses import dataclass
@@ -40,10 +41,11 @@ _INTERNAL = {"actor", "principal"}  # filled in by the API from the token
 class Field:
     name: str
     label: str
-    kind: str  # text | textarea | choice | yesno | datetime | date | number | url | list | hidden
+    # text | textarea | choice | yesno | datetime | date | number | url | list | json | hidden
+    kind: str
     required: bool
     choices: tuple[tuple[str, str], ...] = ()  # (value, its words)
-    value: str = ""  # a hidden field's value
+    value: str = ""  # a hidden field's value; a json field's example
 
 
 # Fields that name a unit: chosen from the units by name.
@@ -66,6 +68,27 @@ def _bare(annotation: Any) -> tuple[Any, bool]:
             return annotation, optional
 
 
+def _structured(annotation: Any) -> bool:
+    """A record, or a list of records: more than one text field can say."""
+    if typing.get_origin(annotation) is list:
+        annotation = _bare(typing.get_args(annotation)[0])[0]
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _example(annotation: Any) -> Any:
+    """The shape of a record's JSON: its required fields, empty (a list shows two records)."""
+    if typing.get_origin(annotation) is list:
+        one = _example(_bare(typing.get_args(annotation)[0])[0])
+        return [one, one]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {
+            name: _example(_bare(info.annotation)[0])
+            for name, info in annotation.model_fields.items()
+            if info.is_required()
+        }
+    return ""
+
+
 def fields(
     action: str,
     said: words.Words,
@@ -74,7 +97,16 @@ def fields(
 ) -> list[Field]:
     """The form of `action` in the language `said`: `units` (code -> name) to choose a unit
     from, `fixed` values sent as they are (the agency a linkage form is about)."""
-    model = INPUTS[action][1]
+    return form_of(INPUTS[action][1], said, units, fixed)
+
+
+def form_of(
+    model: type[BaseModel],
+    said: words.Words,
+    units: dict[str, str] | None = None,
+    fixed: dict[str, str] | None = None,
+) -> list[Field]:
+    """The fields of an input model, each with the control that can say its type."""
     out = []
     for name, info in model.model_fields.items():
         if name in _INTERNAL:
@@ -98,6 +130,9 @@ def fields(
             out.append(Field(name, label, "number", required))
         elif kind_of is HttpUrl:
             out.append(Field(name, label, "url", required))
+        elif _structured(kind_of):  # nested records: written as JSON, shaped like the example
+            example = json.dumps(_example(kind_of), ensure_ascii=False)
+            out.append(Field(name, label, "json", required, value=example))
         elif typing.get_origin(kind_of) is list:
             out.append(Field(name, label, "list", required))
         elif name in UNIT_FIELDS and units:
@@ -113,8 +148,12 @@ def fields(
 def body(action: str, form: dict[str, str]) -> dict[str, Any]:
     """The JSON body for the API from the submitted form (empty optional fields left out; the
     API validates the rest and says what is wrong)."""
+    return body_of(fields(action, words.ZH), form)
+
+
+def body_of(fields: list[Field], form: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in fields(action, words.ZH):
+    for field in fields:
         value = (form.get(field.name) or "").strip()
         if not value:
             continue
@@ -124,6 +163,8 @@ def body(action: str, form: dict[str, str]) -> dict[str, Any]:
             # A datetime-local field: the subdistrict's wall clock.
             moment = datetime.fromisoformat(value)
             out[field.name] = moment.replace(tzinfo=moment.tzinfo or SUBDISTRICT_TZ).isoformat()
+        elif field.kind == "json":
+            out[field.name] = json.loads(value)  # a ValueError: the form says what is wrong
         elif field.kind == "list":
             out[field.name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
         else:

@@ -103,7 +103,8 @@ async def test_a_hotline_case_from_intake_to_closure(stack: Stack, page: Page) -
     await page.goto(f"{stack.api}/console/cases/{case_id}")
     await _act(page, "rate", grade="satisfied", solved="true")
     await expect(page.get_by_test_id("case-status")).to_have_text("已办结")
-    await expect(page.get_by_test_id("no-actions")).to_be_visible()
+    for gone in ("rate", "visit", "reply", "urge"):  # closed: nothing left to handle
+        await expect(page.get_by_test_id(f"action-{gone}")).to_have_count(0)
     steps = await page.get_by_test_id("timeline-event").evaluate_all(
         "events => events.map(e => e.dataset.type)"
     )

@@ -35,6 +35,12 @@ ACTION = {
     "agency_done": "Agency's part done",
     "add_agency": "Summon an agency",
     "release_agency": "Release the agency",
+    "dispute": "Dispute the return",
+    "rule_on_return": "Rule on the return",
+    "split": "Split into child cases",
+    "request_assist": "Request assistance",
+    "appeal": "Appeal",
+    "rule_on_appeal": "Rule on the appeal",
 }
 
 GRADE = {
@@ -55,6 +61,7 @@ EN = Words(
         "verifying": "Awaiting verification",
         "resolved_on_site": "Resolved on the spot, to confirm",
         "closed": "Closed",
+        "split": "Split (waiting for its child cases)",
     },
     ACTION=ACTION,
     DEADLINE={
@@ -63,6 +70,7 @@ EN = Words(
         "reply": "Reply deadline",
         "rating": "Rating window",
         "verify": "Verification deadline",
+        "ruling": "Ruling deadline",
     },
     DEADLINE_STATE={
         "pending": "running",
@@ -94,6 +102,7 @@ EN = Words(
         "agency_reported": "Agency reported in",
         "agency_done": "Agency's part done",
         "agency_late": "Agency late",
+        "child_closed": "A child case closed",
     },
     CHANNEL={
         "hotline": "12345 hotline",
@@ -114,6 +123,7 @@ EN = Words(
         "verified": "Verified",
         "duplicate": "Duplicate",
         "unreachable": "Resident unreachable",
+        "split": "Split",
     },
     ROLE={
         "dispatcher": "Dispatcher",
@@ -178,6 +188,8 @@ EN = Words(
         "agency": "Agency",
         "notes": "Notes",
         "reached": "Resident reached?",
+        "children": "Child cases",
+        "units": "Assisting units",
     },
     LINKAGE={"open": "open", "completed": "completed", "cancelled": "cancelled"},
     AGENCY={
@@ -277,6 +289,7 @@ EN = Words(
         "no_actions": "Nothing for you to do on this case now",
         "leave_blank": "(none)",
         "list_placeholder": "comma-separated",
+        "json_hint": "as in the example (JSON)",
         "timeline": "Timeline",
         "map_title": "Micro-grid map",
         "legend_overdue": "overdue cases",

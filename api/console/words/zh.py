@@ -35,6 +35,13 @@ ACTION = {
     "agency_done": "部门办结",
     "add_agency": "增派部门",
     "release_agency": "部门退出联动",
+    # routing disputes, split cases, assistance and appeals
+    "dispute": "对退单提出异议",
+    "rule_on_return": "裁定承办单位",
+    "split": "拆分工单",
+    "request_assist": "请求协办",
+    "appeal": "申诉",
+    "rule_on_appeal": "裁定申诉",
 }
 
 GRADE = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
@@ -51,6 +58,7 @@ ZH = Words(
         "verifying": "待核查",
         "resolved_on_site": "就地解决待确认",
         "closed": "已办结",
+        "split": "已拆分（待子工单办结）",
     },
     ACTION=ACTION,
     DEADLINE={
@@ -59,6 +67,7 @@ ZH = Words(
         "reply": "答复时限",
         "rating": "评价时限",
         "verify": "核查时限",
+        "ruling": "裁定时限",
     },
     DEADLINE_STATE={
         "pending": "计时中",
@@ -90,6 +99,7 @@ ZH = Words(
         "agency_reported": "部门报到",
         "agency_done": "部门办结",
         "agency_late": "部门逾期",
+        "child_closed": "子工单办结",
     },
     CHANNEL={
         "hotline": "12345热线",
@@ -110,6 +120,7 @@ ZH = Words(
         "verified": "核查办结",
         "duplicate": "重复件合并",
         "unreachable": "回访未联系上",
+        "split": "拆分办结",
     },
     ROLE={
         "dispatcher": "调度员",
@@ -163,7 +174,7 @@ ZH = Words(
         "grade": "评价",
         "solved": "问题是否解决",
         "comment": "诉求人意见",
-        "unit": "改派单位",
+        "unit": "承办单位",
         "due_at": "延期至",
         "verdict": "审核结论",
         "into": "并入工单",
@@ -174,6 +185,8 @@ ZH = Words(
         "agency": "部门",
         "notes": "办理情况",
         "reached": "是否联系上诉求人",
+        "children": "子工单",
+        "units": "协办单位",
     },
     LINKAGE={"open": "进行中", "completed": "已完成", "cancelled": "已取消"},
     AGENCY={"summoned": "待报到", "reported": "已报到", "done": "已办结", "released": "已退出"},
@@ -269,6 +282,7 @@ ZH = Words(
         "no_actions": "当前状态下您没有可办理的操作",
         "leave_blank": "（不填）",
         "list_placeholder": "逗号分隔",
+        "json_hint": "按示例格式填写（JSON）",
         "timeline": "办理过程",
         # the map
         "map_title": "网格地图",
