@@ -120,6 +120,11 @@ def form_of(
             table = said.CHOICE.get(kind_of.__name__, {})
             choices = tuple((m.value, table.get(m.value, m.value)) for m in kind_of)
             out.append(Field(name, label, "choice", required, choices))
+        elif typing.get_origin(kind_of) is typing.Literal:  # its words under the field's name
+            table = said.CHOICE.get(name, {})
+            values = [str(v) for v in typing.get_args(kind_of)]
+            choices = tuple((v, table.get(v, v)) for v in values)
+            out.append(Field(name, label, "choice", required, choices))
         elif kind_of is bool:
             out.append(Field(name, label, "yesno", required, said.YES_NO))
         elif kind_of in (datetime, AwareDatetime):

@@ -4,6 +4,7 @@ type, and the submitted form becomes the body the API validates."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, HttpUrl
 
@@ -36,6 +37,7 @@ class EveryKind(ActionInput):
     agencies: list[str] | None = None
     children: list[Part]
     unit: str
+    against: Literal["unsatisfied", "deadline"]
 
 
 def test_each_field_gets_the_control_for_its_type() -> None:
@@ -54,12 +56,14 @@ def test_each_field_gets_the_control_for_its_type() -> None:
         "agencies": "list",
         "children": "json",
         "unit": "choice",
+        "against": "choice",
     }
     assert form["grade"].choices == (
         ("satisfied", "满意"),
         ("basically_satisfied", "基本满意"),
         ("unsatisfied", "不满意"),
     )
+    assert form["against"].choices == (("unsatisfied", "不满意评价"), ("deadline", "超时"))
     assert form["unit"].choices == (("GT-C01-G02", "第2微网格团队（GT-C01-G02）"),)
     assert form["note"].required and not form["grade"].required
     # A list of records is written as JSON, shaped like the example of its required fields.
@@ -83,6 +87,7 @@ def test_the_submitted_form_becomes_the_body() -> None:
             "children": '[{"category": "a", "title": "t", "place": {"address": "x"}}]',
             "unit": "GT-C01-G02",
             "times": "2",
+            "against": "deadline",
         },
     )
     assert sent == {
@@ -93,6 +98,7 @@ def test_the_submitted_form_becomes_the_body() -> None:
         "children": [{"category": "a", "title": "t", "place": {"address": "x"}}],
         "unit": "GT-C01-G02",
         "times": "2",  # the API's model reads the number
+        "against": "deadline",
     }
     assert EveryKind.model_validate(sent).due_at == datetime.fromisoformat(
         "2026-12-01T09:30:00+08:00"

@@ -49,6 +49,16 @@ GRADE = {
     "unsatisfied": "Unsatisfied",
 }
 
+DEADLINE = {
+    "accept": "Sign-for deadline",
+    "contact": "Contact deadline",
+    "reply": "Reply deadline",
+    "rating": "Rating window",
+    "verify": "Verification deadline",
+    "ruling": "Ruling deadline",
+    "appeal": "Appeal ruling deadline",
+}
+
 EN = Words(
     code="en",
     html_lang="en",
@@ -64,14 +74,7 @@ EN = Words(
         "split": "Split (waiting for its child cases)",
     },
     ACTION=ACTION,
-    DEADLINE={
-        "accept": "Sign-for deadline",
-        "contact": "Contact deadline",
-        "reply": "Reply deadline",
-        "rating": "Rating window",
-        "verify": "Verification deadline",
-        "ruling": "Ruling deadline",
-    },
+    DEADLINE=DEADLINE,
     DEADLINE_STATE={
         "pending": "running",
         "met": "met",
@@ -190,6 +193,10 @@ EN = Words(
         "reached": "Resident reached?",
         "children": "Child cases",
         "units": "Assisting units",
+        "against": "Appeal against",
+        "deadline": "The missed deadline",
+        "evidence": "Evidence URLs (comma-separated)",
+        "ruling": "Ruling",
     },
     LINKAGE={"open": "open", "completed": "completed", "cancelled": "cancelled"},
     AGENCY={
@@ -198,7 +205,12 @@ EN = Words(
         "done": "done",
         "released": "released",
     },
-    CHOICE={"Grade": GRADE},
+    CHOICE={
+        "Grade": GRADE,
+        "DeadlineKind": DEADLINE,
+        "Ruling": {"upheld": "Upheld", "exempted": "Exempted (leaves the score)"},
+        "against": {"unsatisfied": "An unsatisfied rating", "deadline": "A missed deadline"},
+    },
     YES_NO=(("true", "Yes"), ("false", "No")),
     DURATION=("{}d {}h", "{}h {}min", "{}min"),
     UI={

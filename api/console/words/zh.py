@@ -41,10 +41,20 @@ ACTION = {
     "split": "拆分工单",
     "request_assist": "请求协办",
     "appeal": "申诉",
-    "rule_on_appeal": "裁定申诉",
+    "rule_on_appeal": "申诉裁定",
 }
 
 GRADE = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+
+DEADLINE = {
+    "accept": "签收时限",
+    "contact": "联系时限",
+    "reply": "答复时限",
+    "rating": "评价时限",
+    "verify": "核查时限",
+    "ruling": "裁定时限",
+    "appeal": "申诉裁定时限",
+}
 
 ZH = Words(
     code="zh",
@@ -61,14 +71,7 @@ ZH = Words(
         "split": "已拆分（待子工单办结）",
     },
     ACTION=ACTION,
-    DEADLINE={
-        "accept": "签收时限",
-        "contact": "联系时限",
-        "reply": "答复时限",
-        "rating": "评价时限",
-        "verify": "核查时限",
-        "ruling": "裁定时限",
-    },
+    DEADLINE=DEADLINE,
     DEADLINE_STATE={
         "pending": "计时中",
         "met": "按时完成",
@@ -187,10 +190,19 @@ ZH = Words(
         "reached": "是否联系上诉求人",
         "children": "子工单",
         "units": "协办单位",
+        "against": "申诉事项",
+        "deadline": "超时的时限",
+        "evidence": "证据链接（逗号分隔）",
+        "ruling": "裁定结果",
     },
     LINKAGE={"open": "进行中", "completed": "已完成", "cancelled": "已取消"},
     AGENCY={"summoned": "待报到", "reported": "已报到", "done": "已办结", "released": "已退出"},
-    CHOICE={"Grade": GRADE},
+    CHOICE={
+        "Grade": GRADE,
+        "DeadlineKind": DEADLINE,
+        "Ruling": {"upheld": "维持", "exempted": "核减"},
+        "against": {"unsatisfied": "不满意评价", "deadline": "超时"},
+    },
     YES_NO=(("true", "是"), ("false", "否")),
     DURATION=("{}天{}小时", "{}小时{}分", "{}分"),
     UI={
