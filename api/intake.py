@@ -11,7 +11,12 @@ from typing import Any
 
 from fastapi import status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -106,14 +111,23 @@ async def file_case(
             await _start(temporal, settings, cases.intake_of(existing))
         return Filed(case_out(existing), status.HTTP_200_OK, seen.scope)
 
-    handle = await _start(temporal, settings, intake)
     try:
+        # Update-with-Start: the start and the routed answer in one call, the Update delivered
+        # with the case's first workflow task (no task of its own in the history).
         view = await asyncio.wait_for(
-            handle.execute_update(CaseWorkflow.routed, rpc_timeout=rpc_timeout(settings)),
+            temporal.execute_update_with_start_workflow(
+                CaseWorkflow.routed,
+                start_workflow_operation=WithStartWorkflowOperation(
+                    CaseWorkflow.run, intake, **_start_options(settings, intake)
+                ),
+                rpc_timeout=rpc_timeout(settings),
+            ),
             timeout=ROUTING_WAIT_SECONDS,
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # No worker picked it up in time: the case is recorded and will be routed when one does.
+        # No worker picked it up in time. The call may have been cut off before the server
+        # started the case, so start it (or find it started): it is routed when a worker comes.
+        await _start(temporal, settings, intake)
         view = _received_view(intake, received)
         return Filed(CaseOut(**view.model_dump()), status.HTTP_202_ACCEPTED, _new_scope(view))
     out = CaseOut(
@@ -131,21 +145,29 @@ async def _start(
     return await temporal.start_workflow(
         CaseWorkflow.run,
         intake,
-        id=intake.case_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
+        **_start_options(settings, intake),
+        rpc_timeout=rpc_timeout(settings),
+    )
+
+
+def _start_options(settings: Settings, intake: CaseIntake) -> dict[str, Any]:
+    """How a case's workflow starts, by either call: its id is the case id, and starting it
+    again finds the running one."""
+    return {
+        "id": intake.case_id,
+        "task_queue": settings.task_queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "search_attributes": TypedSearchAttributes(
             [
                 SearchAttributePair(sa.CASE_STATUS, CaseStatus.received.value),
                 SearchAttributePair(sa.CASE_CATEGORY, intake.category),
                 SearchAttributePair(sa.CASE_CHANNEL, intake.channel.value),
             ]
         ),
-        static_summary=f"{intake.case_id} · {intake.category} · {intake.location.address}",
-        static_details=f"**{intake.title}**\n\nchannel: {intake.channel.value}",
-        rpc_timeout=rpc_timeout(settings),
-    )
+        "static_summary": f"{intake.case_id} · {intake.category} · {intake.location.address}",
+        "static_details": f"**{intake.title}**\n\nchannel: {intake.channel.value}",
+    }
 
 
 def _new_scope(case: CaseView) -> CaseScope:

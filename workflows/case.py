@@ -2,12 +2,15 @@
 
 A thin shell around the case's life in `domain.lifecycle`: each human action is an Update of the
 same name (validated by the model before anything reaches history, then applied by it), one
-timer waits for the alarm the model names, one activity records what each step returned, and
-continue-as-new carries the state object itself.
+timer waits for the alarm the model names, one local activity records what each step returned,
+and continue-as-new carries the state object itself.
 
-History is the server's work and the case's replay cost for as long as it lives: the alarm's
-timer keeps running while the alarm it waits for stays the same and is left pending, not
-cancelled, when the case ends, and search attributes are upserted only when they change.
+History is the server's work and the case's replay cost for as long as it lives: routing and
+each step's record run as local activities inside the workflow task that takes the step (a
+marker each, no activity task and no second workflow task), intake's `routed` Update arrives
+with the start (Update-with-Start), the alarm's timer keeps running while the alarm it waits for
+stays the same and is left pending, not cancelled, when the case ends, and search attributes
+are upserted only when they change.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ class CaseWorkflow:
     async def run(self, start: CaseIntake | CaseState) -> CaseView:
         if isinstance(start, CaseIntake):
             async with self._lock:  # 受理 and 派单
-                routed = await workflow.execute_activity_method(
+                routed = await workflow.execute_local_activity_method(
                     CaseActivities.route_case,
                     start,
                     start_to_close_timeout=_ACTIVITY_TIMEOUT,
@@ -95,7 +98,11 @@ class CaseWorkflow:
             await self._wait_for_alarm()
             if self._history_full():
                 await self._continue_as_new()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # A closed case's linkage was asked to cancel: the case ends after it has, so the child's
+        # end reaches an open parent (the record and the Temporal UI both see it finish).
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._linked()
+        )
         return self._view()
 
     @workflow.update
@@ -196,19 +203,20 @@ class CaseWorkflow:
     # ---- applying a step: record it, then do what it asks ----------------------------------------
 
     async def _take(self, step: Step) -> None:
-        """Keep the step's state, persist its events and notifications in one idempotent
-        activity, mirror the state for operators, then start or stop what it names."""
+        """Keep the step's state, persist its events and notifications in one idempotent local
+        activity (a retry after a lost workflow task writes nothing twice), mirror the state for
+        operators, then start or stop what it names."""
         before, self._state = self._state, step.state
         self._events += step.events
         self._notices += step.notices
         if not self._events:
             return
-        if step.cancel_linkage and self._linkage is not None and not self._linkage.done():
+        if step.cancel_linkage and self._linkage is not None and self._linked():
             self._linkage.cancel()
         events, self._events = self._events, []
         notices, self._notices = self._notices, []
         try:
-            await workflow.execute_activity_method(
+            await workflow.execute_local_activity_method(
                 CaseActivities.record_case,
                 CaseRecord(case=self._view(), events=events, notifications=notices),
                 start_to_close_timeout=_ACTIVITY_TIMEOUT,
@@ -230,7 +238,7 @@ class CaseWorkflow:
                 step.start_linkage,
                 id=linkage_id(self._intake.case_id),
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                cancellation_type=ChildWorkflowCancellationType.TRY_CANCEL,
+                cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
                 static_summary=f"linkage for {self._intake.case_id}: {step.start_linkage.reason}",
             )
         if step.merge_into is not None:
@@ -251,12 +259,16 @@ class CaseWorkflow:
     def _history_full(self) -> bool:
         info = workflow.info()
         limit = self._intake.history_limit or HISTORY_LIMIT
-        linked = self._linkage is not None and not self._linkage.done()
+        linked = self._linked()
         return (
             self._state.outcome is None
             and not linked  # a running child stays with this run; wait for it to finish
             and (info.is_continue_as_new_suggested() or info.get_current_history_length() > limit)
         )
+
+    def _linked(self) -> bool:
+        """The case's linkage runs (or is still cancelling)."""
+        return self._linkage is not None and not self._linkage.done()
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(

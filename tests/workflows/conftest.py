@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowHandle
+from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -80,11 +81,27 @@ async def start(
             )
             async with sessions.begin() as session:  # as intake does, before the workflow
                 await cases.open_case(session, intake, received)
+            # As intake does: Update-with-Start, the routed answer with the start.
+            operation = WithStartWorkflowOperation(
+                CaseWorkflow.run,
+                intake,
+                id=intake.case_id,
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            await time_skipping.client.execute_update_with_start_workflow(
+                CaseWorkflow.routed, start_workflow_operation=operation
+            )
+            # The environment lets the server skip time while a test awaits `result()` only on
+            # the handles its start_workflow returns: ask for the running case that way.
             handle = await time_skipping.client.start_workflow(
-                CaseWorkflow.run, intake, id=intake.case_id, task_queue=queue
+                CaseWorkflow.run,
+                intake,
+                id=intake.case_id,
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
             started.append(handle)
-            await handle.execute_update(CaseWorkflow.routed)
             return handle
 
         yield file_case

@@ -75,3 +75,23 @@ async def test_a_note_that_moves_no_alarm_keeps_the_timer_and_the_search_attribu
     history = await handle.fetch_history()
     # The case ends with its rating timer pending: nothing to cancel once it is closed.
     assert history.events[-2].event_type != HistoryEventType.EVENT_TYPE_TIMER_CANCELED
+
+
+async def test_the_standard_case_records_each_step_in_the_workflow_task_that_takes_it(
+    start: Any,
+) -> None:
+    handle = await start()
+    await act(handle, Action.accept, AcceptInput())
+    await act(handle, Action.contact, ContactInput(note="已联系"))
+    await act(handle, Action.reply, ReplyInput(result="已处理"))
+    await act(handle, Action.rate, RateInput(grade=Grade.satisfied, solved=True))
+    await handle.result()
+
+    types = [e.event_type for e in (await handle.fetch_history()).events]
+    # Intake (Update-with-Start) and four actions: five workflow tasks, no activity task, no
+    # task of its own for the routed answer; each step's record is a local activity's marker.
+    assert types.count(HistoryEventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 5
+    assert HistoryEventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in types
+    # The route, then one record per step.
+    assert types.count(HistoryEventType.EVENT_TYPE_MARKER_RECORDED) == 1 + 5
+    assert len(types) <= 45  # was 81 with an activity task per record and a start task apart
