@@ -1,5 +1,6 @@
 """The map: the micro-grids and communities from the boundaries in the database, coloured by the
-caller's open and overdue cases; a grid's popup links to its cases. No tile server is needed
+caller's open and overdue cases, the open hot spots outlined (GET /v1/hotspots, in the caller's
+places); a grid's popup links to its cases and its governance cases. No tile server is needed
 (GRIDCASE_MAP_TILE_URL sets a city's own)."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ async def map_page(request: Request, who: Signed, settings: SettingsDep) -> Resp
 @router.get("/grids.geojson")
 async def grid_shapes(session: SessionDep, who: Signed, api: ApiDep) -> JSONResponse:
     load = await _load(api, who)
+    spots = await _hotspots(api) if who.may("stats") else {}
     features: list[dict[str, Any]] = []
     for grid in await reference.list_all(session, Grid):
         if grid.boundary:
@@ -41,6 +43,7 @@ async def grid_shapes(session: SessionDep, who: Signed, api: ApiDep) -> JSONResp
                 "community": grid.community,
                 "open": open_,
                 "overdue": overdue,
+                "hotspots": spots.get(grid.code, []),
             }
             features.append(
                 {"type": "Feature", "geometry": grid.boundary, "properties": properties}
@@ -73,3 +76,20 @@ async def _load(api: Api, who: Visitor) -> dict[str, tuple[int, int]] | None:
         for row in answer["rows"]
         if row["group"].get("grid")
     }
+
+
+async def _hotspots(api: Api) -> dict[str, list[dict[str, Any]]]:
+    """The open hot spots per grid (in the caller's places; the roles of the statistics), each
+    with its category's name, how many requests are behind it and its governance case."""
+    names = {c["code"]: c["name"] for c in await api.get("/v1/categories")}
+    spots: dict[str, list[dict[str, Any]]] = {}
+    for spot in await api.get("/v1/hotspots"):
+        if spot["status"] == "open":
+            spots.setdefault(spot["grid"], []).append(
+                {
+                    "category": names.get(spot["category"], spot["category"]),
+                    "requests": len(spot["cases"]),
+                    "case": spot["governance_case"],
+                }
+            )
+    return spots

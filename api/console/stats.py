@@ -1,10 +1,11 @@
 """Statistics: the five rates with their numerators and denominators by community, unit,
-category or month, as charts and a table, with the API's CSV; and the supervisors' review
-queue. Figures come from GET /v1/stats, scoped by the API."""
+category or month, as charts and a table, with the API's CSV; the supervisors' review queue;
+and flow analytics as charts. Figures come from GET /v1/stats and GET /v1/flow, scoped by the
+API."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -96,3 +97,65 @@ async def stats_csv(request: Request, who: Signed, api: ApiDep) -> Response:
             "Content-Disposition": f'attachment; filename="gridcase-{cut}-{first}-{last}.csv"'
         },
     )
+
+
+# The flow's charts show the rows that say most: the longest lists are cut to these many.
+FLOW_TOP = 12
+
+
+@router.get("/flow", response_class=HTMLResponse)
+async def flow_page(request: Request, who: Signed, api: ApiDep) -> Response:
+    """Time in each state, the open backlog's age, hand-offs per case and missed deadlines by
+    grid for the cases received in the period (the last 30 days unless chosen)."""
+    today = datetime.now(SUBDISTRICT_TZ).date()
+    first = request.query_params.get("from") or (today - timedelta(days=29)).isoformat()
+    last = request.query_params.get("to") or today.isoformat()
+    context: dict[str, Any] = {"first": first, "last": last}
+    try:
+        flow = await api.get("/v1/flow", **{"from": first, "to": last})
+    except ApiError as error:
+        return render(
+            request,
+            "flow.html",
+            who,
+            status=error.status,
+            error=error_text(request, error),
+            flow=None,
+            chart=None,
+            **context,
+        )
+    units = {u["code"]: u["name"] for u in await api.get("/v1/units")}
+    categories = await _names(api, "category")
+    said = chosen(request)
+    stays = sorted(flow["time_in_state"], key=lambda r: -r["stays"])[:FLOW_TOP]
+    breaches = sorted(flow["breaches"], key=lambda r: -r["breaches"])[:FLOW_TOP]
+    chart = {
+        "top": FLOW_TOP,
+        "states": {
+            "labels": [
+                " · ".join(
+                    [
+                        said.STATUS.get(r["state"], r["state"]),
+                        units.get(r["unit"], r["unit"] or "-"),
+                        categories.get(r["category"], r["category"]),
+                    ]
+                )
+                for r in stays
+            ],
+            "p50": [r["p50_hours"] for r in stays],
+            "p90": [r["p90_hours"] for r in stays],
+        },
+        "backlog": {
+            "labels": list(flow["backlog_total"]),
+            "values": list(flow["backlog_total"].values()),
+        },
+        "handoffs": {
+            "labels": [categories.get(r["category"], r["category"]) for r in flow["handoffs"]],
+            "values": [r["per_case"] for r in flow["handoffs"]],
+        },
+        "breaches": {
+            "labels": [r["grid"] or "-" for r in breaches],
+            "values": [r["breaches"] for r in breaches],
+        },
+    }
+    return render(request, "flow.html", who, flow=flow, chart=chart, **context)

@@ -1,15 +1,23 @@
 """The console in a real browser, as its people use it: sign in, file a case at the hotline, the
 unit handles it from the case page, the return visit closes it; a role sees no button for an
-action it may not take; the map and the statistics draw."""
+action it may not take; the map (with its hot spots), the statistics and the flow analytics
+draw."""
 
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 
 import httpx
 from playwright.async_api import Locator, Page, expect
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.console.pages import DEMO_IDENTITIES
+from db import hotspots
+from db.models import HotspotRow
+from domain.hotspot import HotspotRecord
 from tests.browser.conftest import Stack, screenshot, sign_in, sign_out
 from tests.conftest import bearer
 from tests.integration.conftest import new_case
@@ -135,6 +143,61 @@ async def test_the_map_draws_every_micro_grid(stack: Stack, page: Page) -> None:
     await sign_in(page, stack, "grid-worker")
     await page.goto(f"{stack.api}/console/map")
     await expect(page.locator("[data-grid=C01-G02]")).to_have_attribute("fill", "#90a4ae")
+
+
+async def test_an_open_hot_spot_is_outlined_on_the_map_with_its_governance_case(
+    stack: Stack, page: Page, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What the hot spot workflow records (its worker runs with `governance` in production; the
+    browser stack's does not, so the record is written here as its activity writes it)."""
+    async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
+        filed = [
+            (await api.post("/v1/cases", json=new_case(location=place))).json()["id"]
+            for place in ({"address": "金水路 3 号", "grid": "C03-G05"},) * 3
+        ]
+    spot = HotspotRecord(
+        key=f"hotspot:C03-G05:public_order.flyers:{uuid.uuid4().hex[:6]}",
+        grid="C03-G05",
+        community="C03",
+        category="public_order.flyers",
+        status="open",
+        governance_case=filed[-1],
+        cases=filed[:-1],
+        raised_at=datetime.now(UTC),
+    )
+    async with sessions.begin() as session:
+        await hotspots.record(session, spot)
+    try:
+        await sign_in(page, stack, "dispatcher")
+        await page.goto(f"{stack.api}/console/map")
+        grid = page.locator("[data-grid=C03-G05]")
+        await expect(grid).to_have_attribute("data-hotspot", "true")
+        await expect(grid).to_have_attribute("stroke-dasharray", "6 4")
+        await expect(page.locator("[data-grid=C03-G04]")).not_to_have_attribute(
+            "data-hotspot", "true"
+        )
+        await grid.click(force=True)
+        await expect(page.get_by_text("热点: 楼道小广告")).to_contain_text("2 件诉求")
+        await expect(page.get_by_role("link", name=filed[-1])).to_be_visible()
+        await screenshot(page, "console-map-hotspot")
+    finally:
+        async with sessions.begin() as session:
+            await session.execute(delete(HotspotRow).where(HotspotRow.key == spot.key))
+
+
+async def test_the_flow_analytics_draw_their_charts(stack: Stack, page: Page) -> None:
+    async with httpx.AsyncClient(base_url=stack.api, headers=bearer("dispatcher")) as api:
+        assert (await api.post("/v1/cases", json=new_case())).status_code == 201
+    await sign_in(page, stack, "dispatcher")
+    await page.goto(f"{stack.api}/console/stats")
+    await page.get_by_test_id("flow-link").click()
+    await expect(page).to_have_url(re.compile("/console/stats/flow"))
+    charts = page.get_by_test_id("flow-chart")
+    await expect(charts).to_have_count(4)  # time in state, backlog, hand-offs, breaches
+    for index in range(4):
+        await expect(charts.nth(index).locator("svg").first).to_be_attached()
+    await expect(page.locator("[data-flow=backlog] svg text", has_text="0-1")).to_be_attached()
+    await screenshot(page, "console-flow")
 
 
 async def test_the_statistics_draw_their_charts_and_table(stack: Stack, page: Page) -> None:

@@ -17,7 +17,14 @@ function drawMap(element) {
       const layer = L.geoJSON(shapes, {
         style: (feature) => feature.properties.kind === "community"
           ? { color: "#12344d", weight: 2, fill: false }
-          : { color: "#ffffff", weight: 1, fillColor: colour(feature.properties), fillOpacity: 0.55 },
+          : {
+            fillColor: colour(feature.properties),
+            fillOpacity: 0.55,
+            // An open hot spot (未诉先办): a dashed outline over the grid's colour.
+            ...(feature.properties.hotspots.length
+              ? { color: "#6a1b9a", weight: 3, dashArray: "6 4" }
+              : { color: "#ffffff", weight: 1 }),
+          },
         onEachFeature: (feature, shape) => {
           const p = feature.properties;
           if (p.kind === "community") return;
@@ -25,6 +32,7 @@ function drawMap(element) {
             const path = shape.getElement();
             path.setAttribute("data-testid", "grid-shape");
             path.setAttribute("data-grid", p.code);
+            if (p.hotspots.length) path.setAttribute("data-hotspot", "true");
           });
           if (element.dataset.pick) return;
           const words = JSON.parse(element.dataset.words);
@@ -32,6 +40,11 @@ function drawMap(element) {
           shape.bindPopup(
             `<strong>${p.code} ${p.name}</strong>` +
             (p.open === null ? "" : `<br>${figures}`) +
+            p.hotspots.map((spot) => "<br>" + words.hotspot
+              .replace("{category}", spot.category)
+              .replace("{requests}", spot.requests)
+              .replace("{case}", `<a href="/console/cases/${encodeURIComponent(spot.case)}">${spot.case}</a>`)
+            ).join("") +
             `<br><a href="/console?grid=${encodeURIComponent(p.code)}">${words.cases}</a>`
           );
         },
@@ -97,7 +110,46 @@ function drawCharts() {
   });
 }
 
+function drawFlow() {
+  const source = document.getElementById("flow-data");
+  if (!source) return;
+  const data = JSON.parse(source.textContent);
+  document.querySelectorAll("[data-flow]").forEach((element) => {
+    const table = data[element.dataset.flow];
+    const names = element.dataset.series ? JSON.parse(element.dataset.series) : [""];
+    // Two series (p50, p90) for the time in a state; one for the others.
+    const series = (table.p50 ? [table.p50, table.p90] : [table.values]).map((values, n) => ({
+      name: names[n],
+      type: "bar",
+      itemStyle: { color: n ? "#90a4ae" : "#0b5cad" },
+      data: values,
+    }));
+    const across = element.dataset.flow !== "backlog";  // names read across, one bar a line
+    const chart = echarts.init(element, null, { renderer: "svg" });
+    chart.setOption({
+      animation: false,
+      title: { text: element.dataset.title, left: "center", textStyle: { fontSize: 14 } },
+      tooltip: { trigger: "axis" },
+      legend: table.p50 ? { top: 22 } : undefined,
+      grid: across
+        ? { left: 200, right: 20, bottom: 30, top: table.p50 ? 50 : 40 }
+        : { left: 40, right: 10, bottom: 30, top: 40 },
+      [across ? "yAxis" : "xAxis"]: {
+        type: "category",
+        inverse: across,
+        data: table.labels,
+        axisLabel: across ? { width: 188, overflow: "truncate", interval: 0 } : {},
+      },
+      [across ? "xAxis" : "yAxis"]: { type: "value" },
+      series,
+    });
+    window.addEventListener("resize", () => chart.resize());
+    element.dataset.drawn = "true";
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-geojson]").forEach(drawMap);
   drawCharts();
+  drawFlow();
 });

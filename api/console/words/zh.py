@@ -304,6 +304,8 @@ ZH = Words(
         "legend_no_stats": "（着色需统计权限；点击网格查看工单）",
         "map_figures": "未办结 {open} 件 · 超时 {overdue} 件",
         "map_cases": "查看本网格工单",
+        "legend_hotspot": "热点网格（未诉先办）",
+        "map_hotspot": "热点: {category} · {requests} 件诉求 · 治理工单 {case}",
         # statistics
         "stats_title": "统计分析",
         "received_from": "受理日期自",
@@ -321,5 +323,16 @@ ZH = Words(
         "total": "合计",
         "no_stats": "此期间没有受理的工单",
         "review_title": "待审核（两次不满意）",
+        # flow analytics
+        "flow_link": "流转分析",
+        "flow_title": "流转分析",
+        "flow_cases": "本期受理 {} 件",
+        "flow_time_in_state": "各状态停留时长（小时, 停留次数最多的 {}）",
+        "flow_backlog": "未办结工单积压（工作日）",
+        "flow_handoffs": "每件转办次数（按类别）",
+        "flow_breaches": "超时次数（按网格, 最多的 {}）",
+        "flow_p50": "中位数",
+        "flow_p90": "90 分位",
+        "flow_none": "此期间没有受理的工单",
     },
 )
