@@ -17,11 +17,13 @@ from activities.repeats import flag_repeats
 from db import cases, reference
 from db.models import Category, Community, Grid
 from domain.calendar import SUBDISTRICT_TZ
-from domain.case import CaseIntake, CaseRecord, Routed, Severity
+from domain.case import CaseIntake, CaseRecord, Channel, Routed, Severity
+from domain.common import InvalidReference
 from domain.governance import GovernanceConfig
 from domain.places import GridLocator, community_in_address
 from domain.routing import NoRoutingRule, route
 from domain.sla import select_policy
+from domain.split import Children
 
 # The grid polygons are read again after this long, so a re-imported map is picked up.
 LOCATOR_TTL_SECONDS = 60.0
@@ -123,6 +125,48 @@ class CaseActivities:
         """How many of the unit's cases closed unrated since `since` (read-only)."""
         async with self._sessions() as session:
             return await cases.count_unrated(session, unit, since)
+
+    @activity.defn
+    async def open_children(self, split: Children) -> list[CaseIntake]:
+        """拆分: file a split's child cases in one transaction, before the parent records the
+        split: each with the parent's reporter and words (read here: they never pass through
+        Temporal). A child already filed (a retry) is returned as it was filed; a reference the
+        data does not know refuses the whole split."""
+        async with self._sessions.begin() as session:
+            parent = await cases.get(session, split.parent)
+            if parent is None:
+                raise ApplicationError(f"no case row {split.parent}", non_retryable=True)
+            for n, child in enumerate(split.children):
+                unknown = await reference.unknown_reference(session, child.category, child.location)
+                if unknown:
+                    message, details = unknown
+                    field = f"children[{n}].{details['field']}"
+                    raise ApplicationError(
+                        message,
+                        {**details, "field": field},
+                        type=InvalidReference.__name__,
+                        non_retryable=True,
+                    )
+            intakes = []
+            for child in split.children:
+                filed = await cases.get(session, child.case_id)
+                if filed is None:
+                    intake = CaseIntake(
+                        case_id=child.case_id,
+                        number=await cases.allocate_number(session),
+                        channel=Channel(parent.channel),
+                        category=child.category,
+                        severity=child.severity,
+                        title=child.title,
+                        location=child.location.in_wgs84(),
+                        parent=split.parent,
+                    )
+                    received = cases.received_of(parent, given=child.location)
+                    await cases.open_case(session, intake, received)
+                else:
+                    intake = cases.intake_of(filed).model_copy(update={"parent": split.parent})
+                intakes.append(intake)
+        return intakes
 
     @activity.defn
     async def record_case(self, record: CaseRecord) -> None:

@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import CurrentPrincipal, Forbidden
 from api.deps import SessionsDep, SettingsDep, TemporalDep
-from api.errors import GridcaseError, NotAllowedNow, Unavailable
+from api.errors import GridcaseError, InvalidReference, NotAllowedNow, Unavailable
 from api.schemas import CaseOut
 from api.scope import SeenCase, visible_case
 from api.views import shown
@@ -32,7 +32,7 @@ from domain.linkage import LinkageAction, LinkageView
 from domain.permissions import may, permitted
 from domain.state import replay
 from workflows.appeal import AppealWorkflow
-from workflows.refusal import FORBIDDEN, NOT_ALLOWED_NOW
+from workflows.refusal import FORBIDDEN, INVALID_REFERENCE, NOT_ALLOWED_NOW
 
 ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -180,6 +180,8 @@ def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
         return Forbidden(cause.message, cause.details[0] if cause.details else None)
     if isinstance(cause, ApplicationError) and cause.type == NOT_ALLOWED_NOW:
         return NotAllowedNow(cause.message, cause.details[0] if cause.details else None)
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_REFERENCE:
+        return InvalidReference(cause.message, cause.details[0] if cause.details else None)
     return failed
 
 

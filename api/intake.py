@@ -30,8 +30,7 @@ from api.scope import visible_case
 from api.views import case_out
 from core.config import Settings
 from core.temporal import rpc_timeout
-from db import cases
-from db.models import Category, Community, Grid
+from db import cases, reference
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseReceived, CaseStatus, CaseView, missing_contact
 from domain.permissions import CaseScope, Principal
@@ -73,7 +72,8 @@ async def file_case(
     # failure below finds the same case: never a second case, never a lost one, never a 202
     # for a case that is not there.
     async with sessions.begin() as session:
-        await _check_references(session, body)
+        if unknown := await reference.unknown_reference(session, body.category, body.location):
+            raise InvalidReference(*unknown)
         number = await cases.allocate_number(session)
         case_id = f"{settings.case_prefix}-{datetime.now(SUBDISTRICT_TZ).year}-{number:06d}"
         existing = None
@@ -193,27 +193,6 @@ async def _possible_duplicate(
         since=datetime.now(UTC) - timedelta(days=settings.duplicate_window_days),
         radius_m=settings.duplicate_radius_m,
     )
-
-
-async def _check_references(session: AsyncSession, body: CaseCreate) -> None:
-    if await session.get(Category, body.category) is None:
-        raise InvalidReference("unknown category", {"field": "category", "value": body.category})
-    location = body.location
-    if location.community and await session.get(Community, location.community) is None:
-        raise InvalidReference(
-            "unknown community", {"field": "location.community", "value": location.community}
-        )
-    if location.grid:
-        grid = await session.get(Grid, location.grid)
-        if grid is None:
-            raise InvalidReference(
-                "unknown grid", {"field": "location.grid", "value": location.grid}
-            )
-        if location.community and grid.community != location.community:
-            raise InvalidReference(
-                "the grid is not in that community",
-                {"field": "location.grid", "value": location.grid, "community": grid.community},
-            )
 
 
 def _received_view(intake: CaseIntake, received: CaseReceived) -> CaseView:

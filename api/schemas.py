@@ -10,6 +10,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from domain.case import (
+    CASE_ID_PATTERN,
     Action,
     CaseStatus,
     CaseView,
@@ -24,7 +25,7 @@ from domain.linkage import LinkageView
 from domain.sla import DeadlineKind
 from domain.timeline import DeadlineState
 
-CaseId = Annotated[str, Path(pattern=r"^[A-Z]{1,8}-\d{4}-\d{6,}$", examples=["LC-2026-000123"])]
+CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN, examples=["LC-2026-000123"])]
 
 
 class CaseCreate(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, tuple_, update
@@ -19,6 +19,7 @@ from domain.case import (
     CaseView,
     Channel,
     Location,
+    Reporter,
     Severity,
 )
 from domain.places import distance_m
@@ -57,6 +58,7 @@ _FROM_THE_WORKFLOW = {
     "suspended",
     "review",
     "merged_into",
+    "parent",
 }
 
 
@@ -102,6 +104,19 @@ async def open_case(session: AsyncSession, intake: CaseIntake, received: CaseRec
     await session.flush()
 
 
+def received_of(case: Case, given: Location | None = None) -> CaseReceived:
+    """Intake's own part of a recorded case (its reporter and words), for a case filed from it
+    (a split's child, received now at `given`)."""
+    return CaseReceived(
+        description=case.description,
+        reporter=Reporter(
+            name=case.reporter_name or "-", phone=case.reporter_phone, email=case.reporter_email
+        ),
+        at=datetime.now(UTC),
+        given=given,
+    )
+
+
 def intake_of(case: Case) -> CaseIntake:
     """What the workflow of a recorded case starts from (intake's own part of the row)."""
     return CaseIntake(
@@ -129,6 +144,7 @@ def row_of(view: CaseView) -> dict[str, Any]:
     row: dict[str, Any] = view.model_dump(include=_FROM_THE_WORKFLOW)
     row["linkage"] = view.linkage.status.value if view.linkage else None
     row["deadlines"] = [d.model_dump(mode="json") for d in view.deadlines]
+    row["children"] = [c.model_dump(mode="json") for c in view.children]
     pending = [d for d in view.deadlines if d.met_at is None and not d.missed]
     earliest = (
         None

@@ -211,6 +211,11 @@ class Case(Base):
     # Intake found an open case of the same category nearby; the dispatcher may merge.
     possible_duplicate_of: Mapped[str | None] = mapped_column(String(32))
     merged_into: Mapped[str | None] = mapped_column(String(32))
+    # 拆分 (0015): the case a child was split from; a parent's children as it shows them.
+    parent: Mapped[str | None] = mapped_column(String(32))
+    children: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
     unit: Mapped[str | None] = mapped_column(String(32))
     rule: Mapped[str | None] = mapped_column(String(32))
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -256,6 +261,7 @@ class Case(Base):
         Index("ix_cases_grid_number", "grid", "number"),
         Index("ix_cases_received_at", "received_at"),  # statistics: cases received in a period
         Index("ix_cases_status_visit_due_at", "status", "visit_due_at"),  # the visits queue
+        Index("ix_cases_parent", "parent"),  # a parent's children
     )
 
 

@@ -26,6 +26,7 @@ from db.models import (
     Unit,
 )
 from domain.calendar import SPAN, WorkingDays, working_days_from
+from domain.case import Location
 from domain.escalation import Rung
 from domain.routing import RoutingRule
 from domain.sla import SlaPolicy
@@ -238,3 +239,25 @@ async def list_all(session: AsyncSession, model: type[Base]) -> Sequence[Any]:
     key = next(iter(cast(Table, model.__table__).primary_key.columns))
     result = await session.scalars(select(model).order_by(key))
     return result.all()
+
+
+async def unknown_reference(
+    session: AsyncSession, category: str, location: Location
+) -> tuple[str, dict[str, Any]] | None:
+    """What a new case names that the reference data does not know (the message and its
+    details), or None: checked by intake and by a split before any case is filed."""
+    if await session.get(Category, category) is None:
+        return "unknown category", {"field": "category", "value": category}
+    if location.community and await session.get(Community, location.community) is None:
+        return "unknown community", {"field": "location.community", "value": location.community}
+    if location.grid:
+        grid = await session.get(Grid, location.grid)
+        if grid is None:
+            return "unknown grid", {"field": "location.grid", "value": location.grid}
+        if location.community and grid.community != location.community:
+            return "the grid is not in that community", {
+                "field": "location.grid",
+                "value": location.grid,
+                "community": grid.community,
+            }
+    return None

@@ -38,6 +38,7 @@ from domain.escalation import extension_refusal
 from domain.linkage import OpenLinkageInput
 from domain.permissions import CaseScope, Principal, permitted
 from domain.sla import DeadlineKind
+from domain.split import SplitInput
 from domain.state import CaseState
 from domain.visit import VisitInput
 from domain.voice import AddInfoInput, ChaseInput, chases_on
@@ -59,6 +60,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.open_linkage,
         Action.resolve_on_site,
         Action.merge,
+        Action.split_,
         *RESIDENT_VOICE,
     ),
     CaseStatus.returned: (
@@ -66,6 +68,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.reject,
         Action.escalate,
         Action.merge,
+        Action.split_,
         *RESIDENT_VOICE,
     ),
     CaseStatus.in_progress: (
@@ -86,6 +89,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
     CaseStatus.replied: (Action.rate, Action.visit),
     CaseStatus.verifying: (Action.verify,),
     CaseStatus.resolved_on_site: (Action.confirm,),
+    CaseStatus.split_: (),  # its children are handled; it closes with the last of them
     CaseStatus.closed: (),
 }
 # While the clock is stopped the unit may only note progress or resume.
@@ -121,6 +125,7 @@ INPUTS: dict[Action, type[ActionInput]] = {
     Action.chase: ChaseInput,
     Action.appeal: AppealInput,
     Action.rule_on_appeal: RuleOnAppealInput,
+    Action.split_: SplitInput,
 }
 
 

@@ -27,6 +27,11 @@ class Channel(StrEnum):
     proactive = "proactive"  # 主动治理: opened by gridcase itself (a hot spot, a recurring task)
 
 
+# A case id: the prefix, the year, the number, and for a child case its place among the parent's
+# children (LC-2026-000123-2).
+CASE_ID_PATTERN = r"^[A-Z]{1,8}-\d{4}-\d{6,}(-\d{1,2})?$"
+
+
 class Severity(StrEnum):
     normal = "normal"
     urgent = "urgent"  # public utility: water, power, gas, heating
@@ -42,6 +47,7 @@ class CaseStatus(StrEnum):
     replied = "replied"  # 答复: waiting for the resident's rating
     verifying = "verifying"  # 核查: a grid event replied by its unit, waiting for the on-site check
     resolved_on_site = "resolved_on_site"  # 就地解决 by the grid worker, waiting for the community
+    split_ = "split"  # 拆分: waiting for the child cases it was split into
     closed = "closed"  # 办结
 
 
@@ -86,6 +92,8 @@ class Action(StrEnum):
     # supervisor rules (upheld, or exempted: 核减).
     appeal = "appeal"
     rule_on_appeal = "rule_on_appeal"
+    # 拆分: the dispatcher splits a request covering several matters into child cases.
+    split_ = "split"  # `split` is str's own method, as `return` is a keyword
 
 
 class Grade(StrEnum):
@@ -102,6 +110,7 @@ class Outcome(StrEnum):
     verified = "verified"  # a grid event whose fix the grid worker saw on site
     duplicate = "duplicate"  # merged into a master case, whose reply its reporter gets
     unreachable = "unreachable"  # the return visit never reached the resident: not satisfied
+    split_ = "split"  # split into child cases, closed with the last of them (each counts itself)
 
 
 class EventType(StrEnum):
@@ -117,6 +126,7 @@ class EventType(StrEnum):
     rehandling = "rehandling"  # 重办 after an unsatisfied rating
     review_opened = "review_opened"  # unsatisfied again: a supervisor decides
     merged_in = "merged_in"  # a duplicate was merged into this case
+    child_closed = "child_closed"  # a case this one was split into closed
     closed = "closed"
 
 
@@ -199,6 +209,7 @@ class CaseIntake(BaseModel):
     location: Location
     photo_url: str | None = None  # a grid worker's photo of what was found
     possible_duplicate_of: str | None = None  # an open case of the same kind nearby
+    parent: str | None = None  # the case this one was split from (domain/split.py)
     # The history length that makes the workflow continue as new (None: its default; tests
     # lower it).
     history_limit: int | None = None
@@ -281,7 +292,7 @@ class VerifyInput(ActionInput):
 
 
 class MergeInput(ActionInput):
-    into: Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,8}-\d{4}-\d{6,}$")]
+    into: Annotated[str, StringConstraints(pattern=CASE_ID_PATTERN)]
     reason: Text | None = None
 
 
@@ -291,6 +302,16 @@ class MergedCase(BaseModel):
     case_id: str
     title: str
     actor: str
+
+
+class ChildView(BaseModel):
+    """One of the child cases a case was split into, as the parent shows it."""
+
+    id: str
+    category: str
+    title: str
+    outcome: Outcome | None = None  # None while it is open
+    result: str | None = None  # its unit's reply, gathered into the parent's
 
 
 class ReviewCloseInput(ActionInput):
@@ -385,6 +406,8 @@ class CaseView(BaseModel):
     appeal: Appeal | None = None
     appealed: list[str] = []
     exemption: str | None = None
+    parent: str | None = None  # split from this case
+    children: list[ChildView] = []  # split into these cases
 
 
 class Routed(BaseModel):

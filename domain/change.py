@@ -14,6 +14,7 @@ from domain.common import Notice, reporter
 from domain.escalation import big_issue_reason
 from domain.linkage import AgencyPart, LinkageInput, LinkageStatus, LinkageView, linkage_id
 from domain.sla import DeadlineKind, due_at
+from domain.split import ChildClosed, Children
 from domain.state import CaseState, evolve
 
 SYSTEM = "system"
@@ -28,6 +29,8 @@ class Step(BaseModel):
     start_linkage: LinkageInput | None = None  # start the linkage child with this input
     cancel_linkage: bool = False  # the case closed while its linkage was open
     merge_into: str | None = None  # tell this master case that this case was merged into it
+    open_children: Children | None = None  # file and start the child cases of a split
+    tell_parent: ChildClosed | None = None  # this child case closed: tell the case it came from
 
 
 class Alarm(BaseModel):
@@ -203,9 +206,23 @@ def close(change: Change, outcome: Outcome) -> None:
             for d in state.deadlines.values()
         },
     )
+    # A child case's resident hears from the parent, whose reply gathers the children's.
+    parent = state.intake.parent
+    if parent is not None:
+        change.step.tell_parent = ChildClosed(
+            case_id=state.intake.case_id, outcome=outcome, result=state.result, grade=state.grade
+        )
     if outcome is not Outcome.duplicate:
-        for case_id in [state.intake.case_id, *state.merged]:
-            change.notify(reporter(case_id), "reply", outcome=outcome.value)
+        own = [state.intake.case_id] if parent is None else []
+        # A split case's reply names each child and how it closed (codes: its text is on record).
+        gathered = {"children": ",".join(f"{c.id}:{c.outcome}" for c in state.children)}
+        for case_id in [*own, *state.merged]:
+            change.notify(
+                reporter(case_id),
+                "reply",
+                outcome=outcome.value,
+                **(gathered if state.children else {}),
+            )
 
 
 def supervisor(state: CaseState) -> str | None:

@@ -113,6 +113,10 @@ class Forbidden(Refused):
     """Not by this caller, or by no authenticated caller at all (HTTP 403)."""
 
 
+class InvalidReference(Refused):
+    """Names what the reference data does not know, e.g. a split child's category (HTTP 422)."""
+
+
 class InvalidInput(Refused):
     """The action's input does not parse (only a caller that skips the API can send one)."""
 

@@ -5,7 +5,8 @@ Everything that tells a case's story uses this module: the workflow (a thin shel
 records and starts children), the timeline and KPI replay (`replay` folds the recorded events),
 the history generator and any what-if. Two kinds of function:
 
-- *decisions* (`start`, `route`, `act`, `ring`, `linkage_changed`, `merged_in`) take the state,
+- *decisions* (`start`, `route`, `act`, `ring`, `linkage_changed`, `merged_in`, `child_closed`)
+  take the state,
   the input and the time and return a `Step`: the new state, the events to record, the
   notifications, and what the workflow must start or stop;
 - `evolve` is the one place an event changes the state. A decision only writes events (with
@@ -72,6 +73,7 @@ from domain.linkage import (
 )
 from domain.permissions import Role
 from domain.sla import DeadlineKind, due_at, duration
+from domain.split import ChildClosed, Children, SplitInput, children_of
 from domain.state import CaseState
 from domain.visit import VisitInput, sampled_for_verification, unreached_days
 from domain.voice import AddInfoInput, ChaseInput
@@ -421,6 +423,21 @@ def _merge(change: Change, actor: str, input: MergeInput) -> None:
     change.step.merge_into = input.into
 
 
+def _split(change: Change, actor: str, input: SplitInput) -> None:
+    """拆分: each matter becomes a child case (filed and started by the workflow); the
+    resident hears from the parent, which gathers the children's replies."""
+    children = children_of(change.state.intake.case_id, input.children)
+    change.record(
+        Action.split_,
+        actor,
+        reason=input.reason,
+        unit=change.state.unit,
+        children=[c.model_dump(mode="json") for c in children],
+    )
+    change.notify(change.state.unit, "split", children=",".join(c.case_id for c in children))
+    change.step.open_children = Children(parent=change.state.intake.case_id, children=children)
+
+
 _ACTIONS: dict[Action, Any] = {
     Action.accept: _accept,
     Action.return_: _return,
@@ -449,6 +466,7 @@ _ACTIONS: dict[Action, Any] = {
     Action.chase: _chase,
     Action.appeal: _appeal,
     Action.rule_on_appeal: _rule_on_appeal,
+    Action.split_: _split,
 }
 
 
@@ -457,6 +475,26 @@ def merged_in(state: CaseState, merged: MergedCase, now: datetime) -> Step:
     change = Change(state, now)
     if state.status is not CaseStatus.closed:  # closed meanwhile: the duplicate's record says
         change.record(EventType.merged_in, merged.actor, case=merged.case_id, title=merged.title)
+    return change.done()
+
+
+def child_closed(state: CaseState, closed: ChildClosed, now: datetime) -> Step:
+    """A child case closed: recorded once; the last one closes the parent, whose reply gathers
+    theirs. (A child closing again after a reopen finds the parent closed: nothing changes.)"""
+    change = Change(state, now)
+    open_children = {c.id for c in state.children if c.outcome is None}
+    if state.status is not CaseStatus.split_ or closed.case_id not in open_children:
+        return change.done()
+    change.record(
+        EventType.child_closed,
+        SYSTEM,
+        case=closed.case_id,
+        outcome=closed.outcome.value,
+        result=closed.result,
+        grade=closed.grade.value if closed.grade else None,
+    )
+    if open_children == {closed.case_id}:
+        close(change, Outcome.split_)
     return change.done()
 
 

@@ -99,6 +99,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "reassign": SUPERVISION,
     "reject": frozenset({Role.dispatcher}),
     "merge": frozenset({Role.dispatcher}),
+    "split": frozenset({Role.dispatcher}),
     "visit": frozenset({Role.dispatcher, Role.visitor}),
     # The resident's voice: with its token, or through the hotline's dispatcher.
     "add_info": frozenset({Role.resident, Role.dispatcher}),

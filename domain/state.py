@@ -21,6 +21,7 @@ from domain.case import (
     CaseStatus,
     CaseView,
     Channel,
+    ChildView,
     Deadline,
     EventType,
     ExtensionRequest,
@@ -31,6 +32,7 @@ from domain.case import (
 from domain.escalation import warn_point
 from domain.linkage import LinkageStatus, LinkageView
 from domain.sla import DeadlineKind
+from domain.split import gathered
 
 
 class CaseState(BaseModel):
@@ -81,6 +83,7 @@ class CaseState(BaseModel):
     appeals: int = 0
     appealed: list[str] = []
     exemption: str | None = None
+    children: list[ChildView] = []  # 拆分: the cases this one was split into (domain/split.py)
 
     @property
     def grid_event(self) -> bool:
@@ -145,6 +148,7 @@ STATUS_AFTER: dict[str, CaseStatus] = {
     Action.reopen: CaseStatus.in_progress,
     Action.reply: CaseStatus.replied,
     Action.resolve_on_site: CaseStatus.resolved_on_site,
+    Action.split_: CaseStatus.split_,
     EventType.closed: CaseStatus.closed,
 }
 
@@ -371,6 +375,25 @@ def _rule_on_appeal(state: CaseState, data: dict[str, Any], at: datetime) -> Non
         state.exemption = data["reason"]
 
 
+def _split(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    """Like a return, splitting acts on the case in time; the children's clocks run now."""
+    _meet(state, DeadlineKind.accept, at)
+    state.deadlines.pop(DeadlineKind.contact, None)
+    state.deadlines.pop(DeadlineKind.reply, None)
+    state.children = [
+        ChildView(id=c["case_id"], category=c["category"], title=c["title"])
+        for c in data["children"]
+    ]
+
+
+def _child_closed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    for child in state.children:
+        if child.id == data["case"]:
+            child.outcome, child.result = Outcome(data["outcome"]), data.get("result")
+    if all(child.outcome is not None for child in state.children):
+        state.result = gathered(state.children)  # the parent's reply to the resident
+
+
 def _merge(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.merged_into = data["into"]
 
@@ -446,6 +469,8 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     Action.verify: _verify,
     Action.confirm: _confirm,
     Action.merge: _merge,
+    Action.split_: _split,
+    EventType.child_closed: _child_closed,
     EventType.merged_in: _merged_in,
     EventType.deadline_warning: _warned,
     EventType.deadline_missed: _missed,
@@ -508,4 +533,6 @@ def view(state: CaseState, allowed: list[Action]) -> CaseView:
         appeal=state.appeal,
         appealed=list(state.appealed),
         exemption=state.exemption,
+        parent=intake.parent,
+        children=[c.model_copy() for c in state.children],
     )

@@ -55,6 +55,7 @@ def build_worker(
             activities.route_case,
             activities.record_case,
             activities.count_unrated,
+            activities.open_children,
             proactive.hotspot_rule,
             proactive.open_governance_case,
             proactive.record_hotspot,

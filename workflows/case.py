@@ -19,9 +19,10 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -35,10 +36,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.linkage import LinkageChange, linkage_id
     from domain.policy_change import PolicyFollowed, follow
     from domain.repeat import REPEATED, Repeat, mark
+    from domain.split import CHILD_CLOSED, ChildClosed
     from domain.state import CaseState, view
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow
-    from workflows.refusal import decided
+    from workflows.refusal import INVALID_REFERENCE, decided
 
 
 # Past this many history events a case continues as new, carrying its state (well below the
@@ -151,6 +153,12 @@ class CaseWorkflow:
         async with self._lock:
             await self._take(follow(self._state, changed.policy, workflow.now(), changed.actor))
 
+    @workflow.signal(name=CHILD_CLOSED)
+    async def child_closed(self, closed: ChildClosed) -> None:
+        """A case this one was split into closed (domain.split)."""
+        async with self._lock:
+            await self._take(lifecycle.child_closed(self._state, closed, workflow.now()))
+
     @workflow.signal(name=REPEATED)
     async def repeated(self, repeat: Repeat) -> None:
         """The same resident or address asked again (domain.repeat)."""
@@ -216,6 +224,7 @@ class CaseWorkflow:
         events, self._events = self._events, []
         notices, self._notices = self._notices, []
         try:
+            children = await self._file_children(step)
             await workflow.execute_local_activity_method(
                 CaseActivities.record_case,
                 CaseRecord(case=self._view(), events=events, notifications=notices),
@@ -223,10 +232,14 @@ class CaseWorkflow:
                 retry_policy=_RETRY,
                 summary=f"record {', '.join(e.type for e in events)}",
             )
-        except ActivityError:
-            # PostgreSQL refused it (a data error): the action fails and the case stays as the
-            # record has it, so the next action still works.
+        except ActivityError as failed:
+            # PostgreSQL refused it (a data error), or a split named what the reference data
+            # does not know: the action fails and the case stays as the record has it, so the
+            # next action still works.
             self._state = before
+            cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.type == INVALID_REFERENCE:
+                raise cause from None  # the caller's mistake (422), not the system's
             raise
         self._persisted = events[-1].seq
         self._version += 1
@@ -241,18 +254,43 @@ class CaseWorkflow:
                 cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
                 static_summary=f"linkage for {self._intake.case_id}: {step.start_linkage.reason}",
             )
+        for child in children:  # each a case of its own: it outlives this run and tells us
+            await workflow.start_child_workflow(
+                CaseWorkflow.run,
+                child,
+                id=child.case_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"{child.case_id} · {child.category} · split from {child.parent}",
+            )
+        if step.tell_parent is not None:
+            await self._tell(self._intake.parent, CHILD_CLOSED, step.tell_parent)
         if step.merge_into is not None:
-            try:
-                await workflow.get_external_workflow_handle(step.merge_into).signal(
-                    CaseWorkflow.merged_case,
-                    MergedCase(
-                        case_id=self._intake.case_id,
-                        title=self._intake.title,
-                        actor=step.events[0].actor,
-                    ),
-                )
-            except Exception as lost:  # the master closed meanwhile: this case's record says
-                workflow.logger.warning("merge into %s not delivered: %s", step.merge_into, lost)
+            merged = MergedCase(
+                case_id=self._intake.case_id, title=self._intake.title, actor=step.events[0].actor
+            )
+            await self._tell(step.merge_into, "merged_case", merged)
+
+    async def _file_children(self, step: Step) -> list[CaseIntake]:
+        """A split's children filed in PostgreSQL (before the split is recorded, so a reference
+        the data does not know refuses the split and nothing is half-written)."""
+        if step.open_children is None:
+            return []
+        return await workflow.execute_activity_method(
+            CaseActivities.open_children,
+            step.open_children,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=f"file {len(step.open_children.children)} child cases",
+        )
+
+    async def _tell(self, case_id: str | None, signal: str, message: BaseModel) -> None:
+        """Signal another case; one that closed meanwhile is no error (this case's record says)."""
+        if case_id is None:
+            return
+        try:
+            await workflow.get_external_workflow_handle(case_id).signal(signal, message)
+        except Exception as lost:
+            workflow.logger.warning("%s to %s not delivered: %s", signal, case_id, lost)
 
     # ---- a bounded history: continue as new, carrying the state ----------------------------------
 

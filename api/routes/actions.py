@@ -47,6 +47,7 @@ from domain.linkage import (
     ReleaseAgencyInput,
 )
 from domain.permissions import Principal, Role
+from domain.split import SplitInput
 from domain.visit import VisitInput
 from domain.voice import AddInfoInput, ChaseInput
 from workflows.linkage import linkage_id
@@ -177,6 +178,15 @@ async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
             "the master case is closed", {"into": body.into, "status": master.status}
         )
     return await act(case_id, Action.merge, body)
+
+
+@router.post("/{case_id}/split", response_model=CaseOut, responses=_ERRORS)
+async def split(case_id: CaseId, body: SplitInput, act: Act) -> CaseOut:
+    """拆分: the dispatcher splits a request covering several matters into child cases
+    (`<case id>-1`, `-2`, …), each routed by its own category and place; the case closes with
+    the last of them, and its reply to the resident gathers theirs. A category or place the
+    reference data does not know refuses the whole split (422) and files nothing."""
+    return await act(case_id, Action.split_, body)
 
 
 # ---- grid events: solved on the spot, or checked on site ----------------------------------------

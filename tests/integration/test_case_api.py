@@ -107,6 +107,7 @@ async def test_a_case_driven_over_http_closes_with_its_row_events_and_search_att
         "escalate",
         "open_linkage",
         "merge",
+        "split",
         "add_info",
         "chase",
     ]
@@ -205,6 +206,7 @@ async def test_an_action_not_allowed_now_is_a_409_that_says_what_is(api: httpx.A
             "escalate",
             "open_linkage",
             "merge",
+            "split",
             "add_info",
             "chase",
         ],

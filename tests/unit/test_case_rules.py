@@ -14,6 +14,7 @@ def test_a_dispatched_case_can_be_accepted_returned_reassigned_rejected_or_chase
         Action.escalate,
         Action.open_linkage,
         Action.merge,
+        Action.split_,
         Action.add_info,
         Action.chase,
     }

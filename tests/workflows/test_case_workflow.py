@@ -158,6 +158,7 @@ async def test_an_action_in_the_wrong_state_is_rejected_before_history(start: An
         "escalate",
         "open_linkage",
         "merge",
+        "split",
         "add_info",
         "chase",
     ]
