@@ -211,7 +211,7 @@ class Case(Base):
     # Intake found an open case of the same category nearby; the dispatcher may merge.
     possible_duplicate_of: Mapped[str | None] = mapped_column(String(32))
     merged_into: Mapped[str | None] = mapped_column(String(32))
-    # 拆分 (0015): the case a child was split from; a parent's children as it shows them.
+    # 拆分 (0016): the case a child was split from; a parent's children as it shows them.
     parent: Mapped[str | None] = mapped_column(String(32))
     children: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
@@ -324,6 +324,7 @@ class RollupCounters:
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     unrated: Mapped[int] = mapped_column(Integer, default=0)
     unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    split: Mapped[int] = mapped_column(Integer, default=0)
     rated: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
     basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)

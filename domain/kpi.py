@@ -10,7 +10,7 @@ them, each with its numerator and denominator so anyone can check it by hand.
 
 A case belongs to the period in which it was received (Asia/Shanghai). Each counter is defined
 once, in `COUNTERS`: a condition over the case row. The same definition is read three ways: as SQL
-by the rollup triggers (db/rollup.py, migration 0014) and the statistics over the rows
+by the rollup triggers (db/rollup.py, migrations 0014 and 0016) and the statistics over the rows
 (db/stats.py), and in Python over the row a case's event log replays to (facts_from_events, a
 fold of the lifecycle model): all three must give the same counts.
 """
@@ -59,6 +59,7 @@ class Counts(BaseModel):
     rejected: int = 0
     unrated: int = 0
     unreachable: int = 0
+    split: int = 0  # 拆分 into child cases (each child counts as a case of its own)
     rated: int = 0
     satisfied: int = 0
     basically_satisfied: int = 0
@@ -138,6 +139,7 @@ COUNTERS: dict[str, tuple[Is, ...]] = {
     "rejected": (Is("outcome", "=", "rejected"),),
     "unrated": (Is("outcome", "=", "unrated"),),
     "unreachable": (Is("outcome", "=", "unreachable"),),
+    "split": (Is("outcome", "=", "split"),),
     "rated": (_RATED,),
     "satisfied": (Is("grade", "=", "satisfied"),),
     "basically_satisfied": (Is("grade", "=", "basically_satisfied"),),

@@ -107,6 +107,7 @@ async def test_march_by_community_counts_and_rates_are_exact(
         "rejected": 1,
         "unrated": 1,
         "unreachable": 0,
+        "split": 0,
         "rated": 4,
         "satisfied": 3,
         "basically_satisfied": 1,

@@ -162,3 +162,4 @@ async def test_a_split_case_closes_with_its_last_child_and_gathers_their_replies
         ]
     assert counted[0] == counted[1] == counted[2]
     assert counted[0][("SD-URBAN",)].rated >= 1
+    assert counted[0][("GT-C01-G01",)].split >= 1  # the parent, with the unit it was returned by

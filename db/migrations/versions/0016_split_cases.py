@@ -1,7 +1,8 @@
-"""split cases (拆分): a child case names its parent; the parent keeps its children
+"""split cases (拆分): a child case names its parent; the parent keeps its children; the
+rollups count the cases closed `split` (rebuilt from `domain.kpi.COUNTERS`, as 0014 says)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -10,8 +11,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+from db import rollup
+
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -25,9 +28,13 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_cases_parent", "cases", ["parent"])
+    for table in rollup.ROLLUPS:
+        for statement in [*rollup.destroy(table), *rollup.build(table)]:
+            op.execute(statement)
 
 
 def downgrade() -> None:
+    # The rollups keep their `split` column: the counters are the code's, not this migration's.
     op.drop_index("ix_cases_parent", table_name="cases")
     op.drop_column("cases", "children")
     op.drop_column("cases", "parent")
