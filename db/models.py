@@ -211,7 +211,7 @@ class Case(Base):
     # Intake found an open case of the same category nearby; the dispatcher may merge.
     possible_duplicate_of: Mapped[str | None] = mapped_column(String(32))
     merged_into: Mapped[str | None] = mapped_column(String(32))
-    # 拆分 (0016): the case a child was split from; a parent's children as it shows them.
+    # 拆分 (0017): the case a child was split from; a parent's children as it shows them.
     parent: Mapped[str | None] = mapped_column(String(32))
     children: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")

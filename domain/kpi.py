@@ -10,7 +10,7 @@ them, each with its numerator and denominator so anyone can check it by hand.
 
 A case belongs to the period in which it was received (Asia/Shanghai). Each counter is defined
 once, in `COUNTERS`: a condition over the case row. The same definition is read three ways: as SQL
-by the rollup triggers (db/rollup.py, migrations 0014 and 0016) and the statistics over the rows
+by the rollup triggers (db/rollup.py, migrations 0014 and 0017) and the statistics over the rows
 (db/stats.py), and in Python over the row a case's event log replays to (facts_from_events, a
 fold of the lifecycle model): all three must give the same counts.
 """

@@ -1,8 +1,8 @@
 """split cases (拆分): a child case names its parent; the parent keeps its children; the
 rollups count the cases closed `split` (rebuilt from `domain.kpi.COUNTERS`, as 0014 says)
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 from db import rollup
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
