@@ -1,5 +1,7 @@
-"""The baseline: a bare Temporal workflow of the case's shape (the same number of activities and
-Updates, no routing, no database), so the benchmark can say what gridcase adds to Temporal."""
+"""The references: a bare Temporal workflow of the case's shape (the same number of activities and
+Updates, no routing, no database), and the floor (the same start and Updates with no activity at
+all, which is what the server's interaction alone costs), so the benchmark can say what gridcase
+adds to Temporal."""
 
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ async def bare_step(step: str) -> str:
 
 @workflow.defn
 class BareCaseWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, with_activities: bool = True) -> None:
+        self._with_activities = with_activities  # False: the floor
         self._done: list[str] = []
         self._started = False
 
     @workflow.run
-    async def run(self) -> list[str]:
+    async def run(self, with_activities: bool = True) -> list[str]:
         for _ in range(ACTIVITIES_AT_START):
             await self._activity("start")
         self._started = True
@@ -44,6 +48,7 @@ class BareCaseWorkflow:
         return len(self._done)
 
     async def _activity(self, name: str) -> None:
-        await workflow.execute_activity(
-            bare_step, name, start_to_close_timeout=timedelta(seconds=30)
-        )
+        if self._with_activities:
+            await workflow.execute_activity(
+                bare_step, name, start_to_close_timeout=timedelta(seconds=30)
+            )

@@ -1,11 +1,15 @@
-"""Benchmark: N cases through the whole lifecycle over the HTTP API, against a bare workflow of
-the same shape on the same Temporal server in the same run.
+"""Benchmark: N cases through the whole lifecycle over the HTTP API, beside two references on the
+same Temporal server in the same run: a bare workflow of the same shape (plain activities) and
+the floor (the same start and Updates, no activity). Then the history events of each other path
+a case can take.
 
     python -m bench.lifecycle [--cases 200] [--concurrency 20]
 
-Uses DATABASE_URL / TEMPORAL_ADDRESS when set; otherwise starts embedded PostgreSQL and an
-in-memory Temporal dev server. Prints cases/s for both, their ratio, intake->dispatched p50/p99
-and history events per case. The API runs in-process over ASGI (no sockets), with one worker.
+Without TEMPORAL_ADDRESS it measures both kinds of dev server one after the other, in memory and
+on an SQLite file (what `make run` uses); with it, that server only. DATABASE_URL: a PostgreSQL
+to make its own database in (else an embedded one). Prints cases/s, the ratios, start ->
+dispatched p50/p99 (intake's answer for gridcase) and history events per case. The API runs
+in-process over ASGI (no sockets), with one worker.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +35,7 @@ from api.main import create_app
 from bench.bare import STEPS, BareCaseWorkflow, bare_step
 from core.auth import issue
 from core.config import Settings
-from core.temporal import data_converter
+from core.temporal import build_client, data_converter
 from db import reference
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
@@ -50,12 +56,71 @@ CASE = {
     "location": {"address": "怡顺社区 5 号楼", "grid": "C01-G03"},
     "reporter": {"name": "赵女士", "phone": "13700000003"},
 }
-ACTIONS = (
-    ("accept", {}),
-    ("contact", {"note": "已联系"}),
-    ("reply", {"result": "已清理"}),
-    ("rate", {"grade": "satisfied", "solved": True}),
+Step = tuple[str, dict[str, Any]]  # an action's path under the case, and its body
+ACCEPT: Step = ("accept", {})
+CONTACT: Step = ("contact", {"note": "已联系"})
+REPLY: Step = ("reply", {"result": "已清理"})
+RATE: Step = ("rate", {"grade": "satisfied", "solved": True})
+STANDARD = (ACCEPT, CONTACT, REPLY, RATE)
+AGENCIES = ("DA-POLICE", "DA-JUSTICE", "SD-CIVIL")  # petition.collective's linkage agencies
+# The paths a case can take: a name, what it changes of CASE, its steps.
+PATHS: tuple[tuple[str, dict[str, Any], tuple[Step, ...]], ...] = (
+    ("standard: intake, accept, contact, reply, rate", {}, STANDARD),
+    (
+        "returned and reassigned, then the standard steps",
+        {},
+        (("return", {"reason": "不属于本单位"}), ("reassign", {"unit": "CO-C01"}), *STANDARD),
+    ),
+    (
+        "re-handling: unsatisfied, replied again, rated",
+        {},
+        (
+            ACCEPT,
+            CONTACT,
+            REPLY,
+            ("rate", {"grade": "unsatisfied"}),
+            ("reply", {"result": "二次处理"}),
+            RATE,
+        ),
+    ),
+    (
+        "a linkage with three agencies (the case's history)",
+        {"category": "petition.collective", "location": {"address": "沧口", "grid": "C01-G01"}},
+        (
+            ACCEPT,
+            CONTACT,
+            *(("linkage/report", {"agency": a}) for a in AGENCIES),
+            *(("linkage/agency_done", {"agency": a, "note": "已办结"}) for a in AGENCIES),
+            REPLY,
+            RATE,
+        ),
+    ),
+    (
+        "a grid event closed on the spot",
+        {
+            "channel": "grid_patrol",
+            "category": "public_order.flyers",
+            "photo_url": "https://example.org/found.jpg",
+        },
+        (
+            (
+                "resolve_on_site",
+                {"evidence_url": "https://example.org/after.jpg", "note": "已清理"},
+            ),
+            ("confirm", {}),
+        ),
+    ),
 )
+
+
+@dataclass
+class Run:
+    """One measured run: its cases/s, start -> dispatched times and events per case."""
+
+    name: str
+    rate: float
+    dispatched: list[float]
+    events: float
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -63,7 +128,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def bounded(concurrency: int, count: int, one: Any) -> float:
+async def bounded(concurrency: int, count: int, one: Callable[[int], Awaitable[None]]) -> float:
     """Run `one(i)` for i < count with at most `concurrency` at a time; return seconds taken."""
     gate = asyncio.Semaphore(concurrency)
 
@@ -76,14 +141,21 @@ async def bounded(concurrency: int, count: int, one: Any) -> float:
     return time.perf_counter() - started
 
 
-async def bare_run(client: Client, count: int, concurrency: int) -> float:
+async def reference_run(client: Client, count: int, concurrency: int, with_activities: bool) -> Run:
+    """The bare workflow (with activities) or the floor (without), as people usually call it:
+    start, then an Update for the routed answer and one per step."""
     queue = f"bench-bare-{uuid.uuid4().hex[:6]}"
+    dispatched: list[float] = []
+    ids: list[str] = []
 
     async def one(i: int) -> None:
+        started = time.perf_counter()
         handle = await client.start_workflow(
-            BareCaseWorkflow.run, id=f"bare-{queue}-{i}", task_queue=queue
+            BareCaseWorkflow.run, with_activities, id=f"{queue}-{i}", task_queue=queue
         )
         await handle.execute_update(BareCaseWorkflow.routed)
+        dispatched.append(time.perf_counter() - started)
+        ids.append(handle.id)
         for name in STEPS:
             await handle.execute_update(BareCaseWorkflow.step, name)
         await handle.result()
@@ -91,33 +163,84 @@ async def bare_run(client: Client, count: int, concurrency: int) -> float:
     async with Worker(
         client, task_queue=queue, workflows=[BareCaseWorkflow], activities=[bare_step]
     ):
-        return await bounded(concurrency, count, one)
+        seconds = await bounded(concurrency, count, one)
+    name = "bare workflow, same shape" if with_activities else "floor: start + Updates only"
+    return Run(name, count / seconds, dispatched, await events_per_case(client, ids))
 
 
 async def gridcase_run(
-    settings: Settings, client: Client, count: int, concurrency: int
-) -> tuple[float, list[float], list[str]]:
-    engine = make_engine(settings, pool_size=concurrency)
-    sessions = make_sessionmaker(engine)
-    app = create_app(settings)
-    intake_seconds: list[float] = []
+    settings: Settings, client: Client, api: httpx.AsyncClient, count: int, concurrency: int
+) -> Run:
+    dispatched: list[float] = []
     ids: list[str] = []
 
     async def one(i: int) -> None:
         started = time.perf_counter()
-        created = await api.post("/v1/cases", json=CASE)
-        intake_seconds.append(time.perf_counter() - started)
-        assert created.status_code == 201, created.text
-        case_id = created.json()["id"]
+        case_id = await file(api)
+        dispatched.append(time.perf_counter() - started)
         ids.append(case_id)
-        for action, body in ACTIONS:
-            response = await api.post(f"/v1/cases/{case_id}/{action}", json=body)
-            assert response.status_code == 200, response.text
+        for action, body in STANDARD:
+            await act(api, case_id, action, body)
         await client.get_workflow_handle(case_id).result()
 
+    seconds = await bounded(concurrency, count, one)
+    return Run(
+        "gridcase via the API", count / seconds, dispatched, await events_per_case(client, ids)
+    )
+
+
+async def file(api: httpx.AsyncClient, **overrides: Any) -> str:
+    created = await api.post("/v1/cases", json={**CASE, **overrides})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def act(api: httpx.AsyncClient, case_id: str, action: str, body: dict[str, Any]) -> None:
+    for _ in range(200):  # a step the linkage allows only once it has told the case
+        response = await api.post(f"/v1/cases/{case_id}/{action}", json=body)
+        if response.status_code != 409:
+            break
+        await asyncio.sleep(0.05)
+    assert response.status_code == 200, f"{action}: {response.text}"
+
+
+async def path_events(client: Client, api: httpx.AsyncClient) -> list[tuple[str, int]]:
+    """History events of one case down each path (the same on every server)."""
+    counted = []
+    for name, overrides, steps in PATHS:
+        case_id = await file(api, **overrides)
+        for action, body in steps:
+            await act(api, case_id, action, body)
+        await client.get_workflow_handle(case_id).result()
+        counted.append((name, await history_length(client, case_id)))
+    return counted
+
+
+async def events_per_case(client: Client, ids: list[str]) -> float:
+    return statistics.median([await history_length(client, i) for i in ids[:20]])
+
+
+async def history_length(client: Client, workflow_id: str) -> int:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return len(history.events)
+
+
+def admin_token(settings: Settings) -> str:
+    principal = Principal(subject="bench", role=Role.admin)
+    return issue(settings, principal, timedelta(hours=2))
+
+
+async def measure(
+    settings: Settings, count: int, concurrency: int, paths: bool
+) -> tuple[list[Run], list[tuple[str, int]]]:
+    """Warm every path up, then the floor, the bare workflow and gridcase back to back."""
+    client = await build_client(settings)
+    await register_search_attributes(client)  # a persistent or remote server may lack them
+    engine = make_engine(settings, pool_size=concurrency)
+    app = create_app(settings)
     try:
         async with (
-            build_worker(client, sessions, settings.task_queue),
+            build_worker(client, make_sessionmaker(engine), settings.task_queue),
             app.router.lifespan_context(app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),
@@ -126,33 +249,41 @@ async def gridcase_run(
                 headers={"Authorization": f"Bearer {admin_token(settings)}"},
             ) as api,
         ):
-            seconds = await bounded(concurrency, count, one)
+            warm = min(10, count)
+            for with_activities in (False, True):
+                await reference_run(client, warm, concurrency, with_activities)
+            await gridcase_run(settings, client, api, warm, concurrency)
+            runs = [
+                await reference_run(client, count, concurrency, with_activities=False),
+                await reference_run(client, count, concurrency, with_activities=True),
+                await gridcase_run(settings, client, api, count, concurrency),
+            ]
+            return runs, await path_events(client, api) if paths else []
     finally:
         await engine.dispose()
-    return seconds, intake_seconds, ids
 
 
-def admin_token(settings: Settings) -> str:
-    principal = Principal(subject="bench", role=Role.admin)
-    return issue(settings, principal, timedelta(hours=2))
-
-
-async def history_length(client: Client, workflow_id: str) -> int:
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    return len(history.events)
+def report(server: str, count: int, concurrency: int, runs: list[Run]) -> None:
+    floor, bare, _ = runs
+    print(f"\n{server}: {count} cases, {concurrency} at a time")
+    print(
+        f"  {'':28} {'cases/s':>8} {'/ bare':>7} {'/ floor':>8} "
+        f"{'start -> dispatched p50, p99':>29} {'events/case':>12}"
+    )
+    for run in runs:
+        p50, p99 = (percentile(run.dispatched, s) * 1000 for s in (0.5, 0.99))
+        print(
+            f"  {run.name:28} {run.rate:8.1f} {run.rate / bare.rate:7.2f} "
+            f"{run.rate / floor.rate:8.2f} {f'{p50:.0f} ms, {p99:.0f} ms':>29} {run.events:12.0f}"
+        )
 
 
 async def main(count: int, concurrency: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="gridcase-bench-"))
     admin = os.environ.get("DATABASE_URL") or start_postgres(workdir, database="postgres")
-    database_url = create_database(admin, f"gridcase_bench_{os.getpid()}")
-    env = None
-    if not os.environ.get("TEMPORAL_ADDRESS"):
-        env = await start_temporal(data_converter=data_converter(Settings()))
-    # Without the embedded server, TEMPORAL_ADDRESS (and Temporal's TLS/API-key settings) apply.
-    started = {"temporal_address": env.client.service_client.config.target_host} if env else {}
     settings = Settings(
-        database_url=database_url, task_queue=f"bench-{uuid.uuid4().hex[:6]}", **started
+        database_url=create_database(admin, f"gridcase_bench_{os.getpid()}"),
+        task_queue=f"bench-{uuid.uuid4().hex[:6]}",
     )
     await asyncio.to_thread(upgrade, settings.sqlalchemy_url)  # alembic runs its own loop
     engine = make_engine(settings, pool_size=1)
@@ -160,44 +291,32 @@ async def main(count: int, concurrency: int) -> None:
         await reference.seed(session, settings.config_dir)
     await engine.dispose()
 
-    from core.temporal import build_client
-
-    client = await build_client(settings)
-    await register_search_attributes(client)  # a persistent or remote server may lack them
-    try:
-        # Warm both paths up, then measure baseline and gridcase back to back.
-        await bare_run(client, min(10, count), concurrency)
-        await gridcase_run(settings, client, min(10, count), concurrency)
-        bare_seconds = await bare_run(client, count, concurrency)
-        case_seconds, intake, ids = await gridcase_run(settings, client, count, concurrency)
-        events = [await history_length(client, i) for i in ids[:20]]
-        bare_events = await history_length(client, await _a_bare_id(client))
-    finally:
-        if env is not None:
-            await env.shutdown()
-
-    bare_rate, case_rate = count / bare_seconds, count / case_seconds
-    print(
-        f"cases: {count}, concurrency: {concurrency}, server: "
-        f"{'dev server (in-memory)' if env else settings.temporal_target}"
+    # Without TEMPORAL_ADDRESS, both dev servers; with it, that server (its TLS/API-key settings
+    # apply).
+    servers: list[tuple[str, Path | None]] = (
+        [(settings.temporal_target, None)]
+        if os.environ.get("TEMPORAL_ADDRESS")
+        else [("dev server, in memory", None), ("dev server, SQLite file", workdir / "t.db")]
     )
-    print(f"bare workflow, same shape : {bare_rate:7.1f} cases/s")
-    print(f"gridcase via the API      : {case_rate:7.1f} cases/s")
-    print(f"ratio gridcase / bare     : {case_rate / bare_rate:7.2f}")
-    print(
-        f"intake -> dispatched      : p50 {percentile(intake, 0.5) * 1000:.0f} ms, "
-        f"p99 {percentile(intake, 0.99) * 1000:.0f} ms"
-    )
-    print(
-        f"history events per case   : {statistics.median(events):.0f} "
-        f"(bare workflow: {bare_events})"
-    )
-
-
-async def _a_bare_id(client: Client) -> str:
-    async for execution in client.list_workflows("WorkflowType='BareCaseWorkflow'", limit=1):
-        return execution.id
-    raise RuntimeError("no bare workflow found")
+    paths: list[tuple[str, int]] = []
+    for n, (server, database_file) in enumerate(servers):
+        env = None
+        if not os.environ.get("TEMPORAL_ADDRESS"):
+            env = await start_temporal(
+                data_converter=data_converter(settings), database_file=database_file
+            )
+        target = env.client.service_client.config.target_host if env else None
+        at = settings.model_copy(update={"temporal_address": target}) if target else settings
+        try:
+            runs, counted = await measure(at, count, concurrency, paths=n == 0)
+        finally:
+            if env is not None:
+                await env.shutdown()
+        paths = paths or counted
+        report(server, count, concurrency, runs)
+    print("\nhistory events per case, by path:")
+    for name, events in paths:
+        print(f"  {name:52} {events:4}")
 
 
 if __name__ == "__main__":
