@@ -4,7 +4,7 @@ A score is a weighted mean of the group's rates (domain.kpi), out of 100. The we
 configuration (`GRIDCASE_SCORE_WEIGHTS`); a rate where lower is better (unreachable) counts as
 1 - rate. A rate with nothing in its denominator (no case was rated, say) is left out and the
 other weights share its part, so a unit is neither rewarded nor punished for what it never had.
-Each rate's `points` are what it added: they sum to the score.
+Each rate's `points` are what it added: they sum to the score (up to rounding).
 
 A case exempted on appeal (核减, domain/appeal.py) leaves its group's score: the ranking's counts
 and rates are those of the other cases, and `raw` keeps every case's, as /v1/stats counts them.
@@ -51,16 +51,15 @@ def score(of: Mapping[str, Rate], weights: Mapping[str, float]) -> Score:
     """The weighted mean of the rates that have a denominator, out of 100."""
     counted = {k: w for k, w in weights.items() if w > 0 and of[k].value is not None}
     total = sum(counted.values())
-    points: dict[str, float | None] = {}
-    for key in weights:
-        value = of[key].value
-        if key not in counted or value is None:
-            points[key] = None
-            continue
-        good = 1 - value if key in LOWER_IS_BETTER else value
-        points[key] = round(100 * counted[key] * good / total, 2)
-    value = round(sum(p for p in points.values() if p is not None), 2) if counted else None
-    return Score(value=value, points=points)
+    added = {k: 100 * w * _good(k, of[k].value) / total for k, w in counted.items()}
+    points = {k: round(added[k], 2) if k in added else None for k in weights}
+    return Score(value=round(sum(added.values()), 2) if counted else None, points=points)
+
+
+def _good(key: str, value: float | None) -> float:
+    """How good a rate is: itself, or 1 - itself where lower is better."""
+    assert value is not None
+    return 1 - value if key in LOWER_IS_BETTER else value
 
 
 class Figures(BaseModel):
