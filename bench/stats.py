@@ -6,6 +6,8 @@ Generates the history (db.generate) into a fresh database (on DATABASE_URL's ser
 embedded PostgreSQL in a temporary folder), then measures p50/p99 of
   (a) one month grouped by community, (b) a year grouped by month and category,
   (c) a case-list page (community C03, closed, 50 per page, db.cases.page),
+  (d) one month's scores by unit (what GET /v1/scores reads: the daily rollup by unit, and the
+      month's cases exempted on appeal),
 against a baseline `SELECT count(*) FROM cases WHERE received_at in that month` in the same run.
 """
 
@@ -73,6 +75,16 @@ async def main(cases_wanted: int, repeat: int) -> None:
                 limit=51,
             )
 
+        async def month_scores_by_unit(session: AsyncSession) -> Any:
+            return (
+                await stats.case_stats(
+                    session, start=month_start, end=month_end, group_by=["unit"]
+                ),
+                await stats.exempted_stats(
+                    session, start=month_start, end=month_end, group_by=["unit"]
+                ),
+            )
+
         async with sessions() as session:
             month_cases = await baseline(session)
         results = {
@@ -85,6 +97,7 @@ async def main(cases_wanted: int, repeat: int) -> None:
                 sessions, year_by_month_category, max(5, repeat // 4)
             ),
             "(c) list page C03 closed": await measure(sessions, list_page, repeat),
+            "(d) month's scores by unit": await measure(sessions, month_scores_by_unit, repeat),
         }
         title = (
             f"{made.cases:,} cases, {history.events:,} events generated in "
