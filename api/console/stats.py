@@ -1,7 +1,7 @@
 """Statistics: the five rates with their numerators and denominators by community, unit,
-category or month, as charts and a table, with the API's CSV; the supervisors' review queue;
-and flow analytics as charts. Figures come from GET /v1/stats and GET /v1/flow, scoped by the
-API."""
+category or month, as charts and a table, with the API's CSV; by unit or community, the month's
+ranking (考评); the supervisors' review queue; and flow analytics as charts. Figures come from
+GET /v1/stats, GET /v1/scores and GET /v1/flow, scoped by the API."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/console/stats", include_in_schema=False)
 CUTS = ("community", "unit", "category", "month")
 # Reference data that names each cut's codes (a month is its own name).
 NAMES = {"community": "/v1/communities", "unit": "/v1/units", "category": "/v1/categories"}
+RANKED = ("community", "unit")  # the cuts /v1/scores ranks
 
 
 def _period(request: Request) -> tuple[str, str, str]:
@@ -56,9 +57,11 @@ async def stats_page(request: Request, who: Signed, api: ApiDep) -> Response:
             total=None,
             chart={"height": 0},
             reviews=[],
+            ranking=[],
             **context,
         )
     names = await _names(api, cut)
+    ranking = await _ranking(api, cut, last, names)
     rows = []
     for row in answer["rows"]:
         code = row["group"].get(cut) or "-"
@@ -80,8 +83,20 @@ async def stats_page(request: Request, who: Signed, api: ApiDep) -> Response:
         chart=chart,
         rates=RATE_KEYS,
         reviews=reviews["items"],
+        ranking=ranking,
+        month=last[:7],
         **context,
     )
+
+
+async def _ranking(api: Api, cut: str, last: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The ranking of the month the period ends in, when the cut is one /v1/scores ranks."""
+    if cut not in RANKED:
+        return []
+    answer = await api.get("/v1/scores", month=last[:7], by=cut)
+    return [
+        {**row, "label": names.get(row["group"][cut], row["group"][cut])} for row in answer["rows"]
+    ]
 
 
 @router.get("/download.csv")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -208,3 +209,31 @@ async def test_a_month_that_is_not_yyyy_mm_is_422(
 async def test_a_month_without_cases_has_no_rows(api: httpx.AsyncClient) -> None:
     body = (await api.get("/v1/scores", params={"month": "2001-02", "by": "community"})).json()
     assert body["rows"] == []
+
+
+async def test_the_statistics_page_shows_the_months_ranking(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], may: list[str]
+) -> None:
+    token = bearer("operator")["Authorization"].removeprefix("Bearer ")
+    async with client(settings, sessions) as http:
+        signin = await http.get("/console/signin")
+        nonce = re.search(r'name="nonce" value="([^"]+)"', signin.text)
+        assert nonce, signin.text
+        await http.post("/console/signin", data={"nonce": nonce.group(1), "token": token})
+        page = await http.get(
+            "/console/stats", params={"from": "2025-05-01", "to": "2025-05-31", "by": "unit"}
+        )
+        by_category = await http.get(
+            "/console/stats", params={"from": "2025-05-01", "to": "2025-05-31", "by": "category"}
+        )
+    assert page.status_code == 200, page.text
+    table = page.text[page.text.index('data-testid="score-table"') :]
+    assert "2025-05" in table
+    cells = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", table)
+    assert [(rank, score) for rank, _, score in cells] == [
+        ("1", "100.0"),
+        ("2", "90.0"),
+        ("3", "75.0"),
+    ]
+    assert "网格团队" in cells[0][1]  # by the unit's name (GT-C05-G01's grid team)
+    assert 'data-testid="score-table"' not in by_category.text  # categories are not ranked

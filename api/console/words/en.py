@@ -339,5 +339,10 @@ EN = Words(
         "flow_p50": "median",
         "flow_p90": "90th percentile",
         "flow_none": "No cases received in this period",
+        "scores_title": "Monthly scores, {} (after exemptions)",
+        "rank": "Rank",
+        "score": "Score",
+        "exempted": "Exempted",
+        "raw_score": "Score before exemptions",
     },
 )

@@ -334,5 +334,10 @@ ZH = Words(
         "flow_p50": "中位数",
         "flow_p90": "90 分位",
         "flow_none": "此期间没有受理的工单",
+        "scores_title": "{} 月度考评排名（核减后）",
+        "rank": "排名",
+        "score": "得分",
+        "exempted": "核减件数",
+        "raw_score": "核减前得分",
     },
 )
