@@ -21,6 +21,7 @@ from api.errors import UnknownCase
 from api.schemas import CaseId
 from db import cases
 from db.models import Case, CaseEventRow, Unit
+from domain.linkage import PART_HOLDERS
 from domain.permissions import CaseScope, Principal, Role, in_scope, visibility
 from workflows.linkage import LinkageWorkflow, linkage_id
 
@@ -75,7 +76,8 @@ async def _scope(
     temporal: Client, principal: Principal, case: Case, committee: str | None
 ) -> CaseScope:
     agencies: tuple[str, ...] = ()
-    if principal.role is Role.agency and case.linkage:  # who was summoned: the live linkage
+    # Who holds a part (a summoned agency, an assisting unit): the live linkage says.
+    if principal.role in PART_HOLDERS and case.linkage and principal.unit != case.unit:
         try:
             view = await temporal.get_workflow_handle(linkage_id(case.id)).query(
                 LinkageWorkflow.state

@@ -34,6 +34,7 @@ _FROM_THE_WORKFLOW = {
     "appeal",
     "appealed",
     "exemption",
+    "assists",
     "received_at",
     "severity",
     "title",

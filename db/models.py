@@ -250,6 +250,7 @@ class Case(Base):
     appeal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     appealed: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     exemption: Mapped[str | None] = mapped_column(Text)
+    assists: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 协办, 0018
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -320,6 +321,7 @@ class RollupCounters:
     overdue: Mapped[int] = mapped_column(Integer, default=0)
     escalated: Mapped[int] = mapped_column(Integer, default=0)
     linked: Mapped[int] = mapped_column(Integer, default=0)
+    assisted: Mapped[int] = mapped_column(Integer, default=0)
     returned: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     unrated: Mapped[int] = mapped_column(Integer, default=0)

@@ -77,17 +77,19 @@ def drop_triggers(table: str, name: str = "") -> list[str]:
     ]
 
 
-def build(table: str) -> list[str]:
-    """The table with every counter, its trigger, and the rows of the cases already there."""
+def build(table: str, counters: Sequence[str] = tuple(COUNTERS)) -> list[str]:
+    """The table with `counters` (a migration names those its schema has the columns for: a
+    later counter may read a column a later migration adds), its trigger, and the rows of the
+    cases already there."""
     rollup = ROLLUPS[table]
-    counters = ", ".join(f"{c} integer NOT NULL DEFAULT 0" for c in COUNTERS)
-    sums = ", ".join(f"sum(CASE WHEN {counter_sql(c, 'c')} THEN 1 ELSE 0 END)" for c in COUNTERS)
+    columns = ", ".join(f"{c} integer NOT NULL DEFAULT 0" for c in counters)
+    sums = ", ".join(f"sum(CASE WHEN {counter_sql(c, 'c')} THEN 1 ELSE 0 END)" for c in counters)
     groups = ", ".join(str(i + 1) for i in range(rollup.key.count(",") + 1))
     return [
-        f"CREATE TABLE {table} ({rollup.columns}, {counters}, "
+        f"CREATE TABLE {table} ({rollup.columns}, {columns}, "
         f"CONSTRAINT pk_{table} PRIMARY KEY ({rollup.key}))",
-        *triggers(table),
-        f"INSERT INTO {table} ({rollup.key}, {', '.join(COUNTERS)}) "
+        *triggers(table, counters),
+        f"INSERT INTO {table} ({rollup.key}, {', '.join(counters)}) "
         f"SELECT {rollup.row_key.format(row='c')}, {sums} FROM cases AS c GROUP BY {groups}",
     ]
 

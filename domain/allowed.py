@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.appeal import AppealInput, RuleOnAppealInput, state_grounds
 from domain.appeal import refusal as appeal_refusal
+from domain.assist import AssistDecisionInput, AssistRequestInput
 from domain.case import (
     AcceptInput,
     Action,
@@ -80,6 +81,9 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
         Action.request_extension,
         Action.approve_extension,
         Action.deny_extension,
+        Action.request_assist,
+        Action.approve_assist,
+        Action.deny_assist,
         Action.suspend,
         Action.open_linkage,
         Action.resolve_on_site,
@@ -126,6 +130,9 @@ INPUTS: dict[Action, type[ActionInput]] = {
     Action.appeal: AppealInput,
     Action.rule_on_appeal: RuleOnAppealInput,
     Action.split_: SplitInput,
+    Action.request_assist: AssistRequestInput,
+    Action.approve_assist: AssistDecisionInput,
+    Action.deny_assist: AssistDecisionInput,
 }
 
 
@@ -141,6 +148,7 @@ def allowed_in(
     verification_pending: bool = False,
     appealable: bool = False,
     appeal_pending: bool = False,
+    assist_requested: bool = False,
 ) -> list[Action]:
     """What the loop allows (`_in_the_loop`) and, beside it on an open or a closed case, one
     appeal at a time: `appeal` while a ground is left, `rule_on_appeal` while one waits."""
@@ -153,6 +161,7 @@ def allowed_in(
         linkage_open=linkage_open,
         grid_event=grid_event,
         verification_pending=verification_pending,
+        assist_requested=assist_requested,
     )
     if appeal_pending:
         actions.append(Action.rule_on_appeal)
@@ -171,6 +180,7 @@ def _in_the_loop(
     linkage_open: bool,
     grid_event: bool,
     verification_pending: bool,
+    assist_requested: bool,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), a
     stopped clock, a pending review or extension request, an open linkage. (The API reads it
@@ -181,8 +191,13 @@ def _in_the_loop(
         return list(REVIEW_ACTIONS)
     if verification_pending:  # rated in the app: only the verification call is left
         return [Action.visit]
-    # While agencies work on their parts the lead unit cannot reply, nor open a second one.
-    drop: set[Action] = {Action.reply, Action.open_linkage} if linkage_open else set()
+    # While agencies (or assisting units) work on their parts the lead unit cannot reply, nor
+    # bring in more.
+    drop: set[Action] = (
+        {Action.reply, Action.open_linkage, Action.request_assist, Action.approve_assist}
+        if linkage_open
+        else set()
+    )
     if not grid_event or linkage_open:  # only a grid worker's own event is solved on the spot
         drop.add(Action.resolve_on_site)
     if status is CaseStatus.in_progress:
@@ -191,6 +206,10 @@ def _in_the_loop(
             drop.add(Action.request_extension)
         else:
             drop |= {Action.approve_extension, Action.deny_extension}
+        if assist_requested:
+            drop.add(Action.request_assist)
+        else:
+            drop |= {Action.approve_assist, Action.deny_assist}
     return [a for a in ALLOWED_ACTIONS[status] if a not in drop]
 
 
@@ -207,6 +226,7 @@ def allowed_actions(state: CaseState, principal: Principal | None = None) -> lis
         verification_pending=state.verification == "pending",
         appealable=bool(state_grounds(state)),
         appeal_pending=state.appeal_pending,
+        assist_requested=state.assist is not None,
     )
     if principal is not None:
         where = scope(state)
@@ -272,6 +292,8 @@ def _refusal(state: CaseState, action: Action, input: ActionInput, now: datetime
         return f"the policy takes {routed.policy.chases_per_day} chaser(s) a day"
     if isinstance(input, AppealInput):
         return appeal_refusal(state, input, now)
+    if isinstance(input, AssistRequestInput) and state.unit in input.units:
+        return "the lead unit cannot assist itself"
     if isinstance(input, MergeInput) and input.into == state.intake.case_id:
         return "a case cannot be merged into itself"
     if isinstance(input, ExtensionRequestInput):

@@ -92,6 +92,10 @@ class Action(StrEnum):
     # supervisor rules (upheld, or exempted: 核减).
     appeal = "appeal"
     rule_on_appeal = "rule_on_appeal"
+    # 主办/协办: the lead unit asks for assisting units; a dispatcher or supervisor decides.
+    request_assist = "request_assist"
+    approve_assist = "approve_assist"
+    deny_assist = "deny_assist"
     # 拆分: the dispatcher splits a request covering several matters into child cases.
     split_ = "split"  # `split` is str's own method, as `return` is a keyword
 
@@ -341,6 +345,14 @@ class ExtensionRequest(BaseModel):
     due_at: datetime
 
 
+class AssistRequest(BaseModel):
+    """The lead unit's request for assisting units (协办), waiting for a decision."""
+
+    requested_by: str
+    units: list[str]
+    reason: str
+
+
 class CaseEvent(BaseModel):
     """One step of the record, appended to `case_events` under (case id, seq)."""
 
@@ -387,6 +399,8 @@ class CaseView(BaseModel):
     escalation_level: int = 0  # rungs of the ladder climbed
     suspended: bool = False
     extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
+    assist: AssistRequest | None = None  # 协办 asked for, waiting for a decision
+    assists: int = 0  # assisting units brought in (协办 approved)
     linkage: LinkageView | None = None
     review: str | None = None
     lat: float | None = None

@@ -12,7 +12,14 @@ from domain.calendar import local
 from domain.case import Action, CaseEvent, CaseStatus, EventType, Outcome, Routed
 from domain.common import Notice, reporter
 from domain.escalation import big_issue_reason
-from domain.linkage import AgencyPart, LinkageInput, LinkageStatus, LinkageView, linkage_id
+from domain.linkage import (
+    AgencyPart,
+    LinkageInput,
+    LinkageKind,
+    LinkageStatus,
+    LinkageView,
+    linkage_id,
+)
 from domain.sla import DeadlineKind, due_at
 from domain.split import ChildClosed, Children
 from domain.state import CaseState, evolve
@@ -146,8 +153,15 @@ def link_if_big(change: Change) -> None:
         link(change, SYSTEM, reason, None)
 
 
-def link(change: Change, actor: str, reason: str, agencies: list[str] | None) -> None:
-    """吹哨: summon the agencies (recorded here) and hand them to a linkage child."""
+def link(
+    change: Change,
+    actor: str,
+    reason: str,
+    agencies: list[str] | None,
+    kind: LinkageKind = LinkageKind.linkage,
+) -> None:
+    """吹哨 (or 协办, the lead unit's assisting units): summon the units (recorded here) and hand
+    their parts to a linkage child."""
     state, routed = change.state, change.state.routed
     assert routed is not None and state.unit is not None
     chosen = agencies if agencies is not None else routed.linkage_agencies
@@ -162,6 +176,7 @@ def link(change: Change, actor: str, reason: str, agencies: list[str] | None) ->
         agencies=[
             AgencyPart(unit=a, summoned_at=change.now, report_due=report_due) for a in members
         ],
+        kind=kind,
     )
     change.record(
         "linkage_opened",
@@ -170,8 +185,9 @@ def link(change: Change, actor: str, reason: str, agencies: list[str] | None) ->
         agencies=members,
         linkage=view.model_dump(mode="json"),
     )
+    assisting = kind is LinkageKind.assist
     for agency in members:
-        change.notify(agency, "linkage", report_due=local(report_due))
+        change.notify(agency, "assist" if assisting else "linkage", report_due=local(report_due))
     change.step.start_linkage = LinkageInput(
         case_id=state.intake.case_id,
         case_title=state.intake.title,
@@ -179,6 +195,7 @@ def link(change: Change, actor: str, reason: str, agencies: list[str] | None) ->
         coordinator=view.coordinator,
         reason=reason,
         parts=view.agencies,
+        kind=kind,
         policy=routed.policy,
         working_days=routed.working_days,
     )

@@ -10,9 +10,9 @@ them, each with its numerator and denominator so anyone can check it by hand.
 
 A case belongs to the period in which it was received (Asia/Shanghai). Each counter is defined
 once, in `COUNTERS`: a condition over the case row. The same definition is read three ways: as SQL
-by the rollup triggers (db/rollup.py, migrations 0014 and 0017) and the statistics over the rows
-(db/stats.py), and in Python over the row a case's event log replays to (facts_from_events, a
-fold of the lifecycle model): all three must give the same counts.
+by the rollup triggers (db/rollup.py; each migration that adds a counter rebuilds them) and the
+statistics over the rows (db/stats.py), and in Python over the row a case's event log replays
+to (facts_from_events, a fold of the lifecycle model): all three must give the same counts.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Counts(BaseModel):
     overdue: int = 0
     escalated: int = 0
     linked: int = 0
+    assisted: int = 0  # 协办: assisting units brought in by the lead unit
     returned: int = 0
     rejected: int = 0
     unrated: int = 0
@@ -135,6 +136,7 @@ COUNTERS: dict[str, tuple[Is, ...]] = {
     "overdue": (Is("overdue", "true"),),
     "escalated": (Is("escalation_level", ">", 0),),
     "linked": (Is("linkage", "set"),),
+    "assisted": (Is("assists", ">", 0),),
     "returned": (Is("returns", ">", 0),),
     "rejected": (Is("outcome", "=", "rejected"),),
     "unrated": (Is("outcome", "=", "unrated"),),

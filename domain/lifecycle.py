@@ -21,6 +21,7 @@ from typing import Any
 
 from domain.allowed import check
 from domain.appeal import AppealInput, RuleOnAppealInput, appeal_id
+from domain.assist import AssistDecisionInput, AssistRequestInput
 from domain.calendar import local
 from domain.case import (
     AcceptInput,
@@ -69,6 +70,7 @@ from domain.common import ActionInput, reporter
 from domain.escalation import next_climb_at
 from domain.linkage import (
     LinkageChange,
+    LinkageKind,
     OpenLinkageInput,
 )
 from domain.permissions import Role
@@ -347,6 +349,28 @@ def _deny_extension(change: Change, actor: str, input: ExtensionDecisionInput) -
     change.notify(change.state.unit, "extension_denied")
 
 
+def _request_assist(change: Change, actor: str, input: AssistRequestInput) -> None:
+    """协办: the lead unit asks for assisting units; a dispatcher or supervisor decides."""
+    units = list(dict.fromkeys(input.units))
+    change.record(
+        Action.request_assist, actor, unit=change.state.unit, units=units, reason=input.reason
+    )
+    change.notify(supervisor(change.state), "assist_requested", units=",".join(units))
+
+
+def _approve_assist(change: Change, actor: str, input: AssistDecisionInput) -> None:
+    """Each assisting unit gets its part, with its own clocks, as a linkage's agency does."""
+    request = change.state.assist
+    assert request is not None
+    change.record(Action.approve_assist, actor, units=request.units, note=input.note)
+    link(change, actor, request.reason, request.units, LinkageKind.assist)
+
+
+def _deny_assist(change: Change, actor: str, input: AssistDecisionInput) -> None:
+    change.record(Action.deny_assist, actor, note=input.note)
+    change.notify(change.state.unit, "assist_denied")
+
+
 def _suspend(change: Change, actor: str, input: SuspendInput) -> None:
     """挂起: waiting on the resident or a third party; every clock stops."""
     change.record(Action.suspend, actor, reason=input.reason)
@@ -452,6 +476,9 @@ _ACTIONS: dict[Action, Any] = {
     Action.request_extension: _request_extension,
     Action.approve_extension: _approve_extension,
     Action.deny_extension: _deny_extension,
+    Action.request_assist: _request_assist,
+    Action.approve_assist: _approve_assist,
+    Action.deny_assist: _deny_assist,
     Action.suspend: _suspend,
     Action.resume: _resume,
     Action.review_close: _review_close,

@@ -32,6 +32,13 @@ class AgencyStatus(StrEnum):
     released = "released"  # the coordinator let it go
 
 
+class LinkageKind(StrEnum):
+    """Why other units hold parts of the case: the same parts, clocks and closing rule."""
+
+    linkage = "linkage"  # 吹哨报到: the governance centre summons agencies to a big issue
+    assist = "assist"  # 协办: the lead unit asked for help and a dispatcher or supervisor agreed
+
+
 class LinkageStatus(StrEnum):
     open = "open"
     completed = "completed"
@@ -74,6 +81,7 @@ class LinkageInput(BaseModel):
     coordinator: str | None
     reason: str
     parts: list[AgencyPart]
+    kind: LinkageKind = LinkageKind.linkage
     policy: SlaPolicy
     working_days: WorkingDays = WorkingDays()
 
@@ -85,6 +93,7 @@ class LinkageView(BaseModel):
     coordinator: str | None
     reason: str
     agencies: list[AgencyPart]
+    kind: LinkageKind = LinkageKind.linkage
 
 
 class LinkageChange(BaseModel):
@@ -124,6 +133,10 @@ class ReleaseAgencyInput(PartInput):
     reason: Text
 
 
+# The roles that hold parts: each acts for its own unit's part only.
+PART_HOLDERS = (Role.agency, Role.unit_handler)
+
+
 def linkage_id(case_id: str) -> str:
     """One linkage at a time per case; a later one reuses the id as a new run."""
     return f"{case_id}-linkage"
@@ -149,6 +162,7 @@ class LinkageState(LinkageInput):
             coordinator=self.coordinator,
             reason=self.reason,
             agencies=[p.model_copy() for p in self.parts],
+            kind=self.kind,
         )
 
     def part(self, unit: str) -> AgencyPart | None:
@@ -239,8 +253,9 @@ def check(state: LinkageState, action: LinkageAction, input: PartInput) -> None:
 
 
 def may_act_for(principal: Principal, action: LinkageAction, unit: str) -> bool:
-    """The caller's role may take the action, and an agency acts for its own part only."""
-    own = principal.role is not Role.agency or principal.unit == unit
+    """The caller's role may take the action, and an agency (or an assisting unit) acts for its
+    own part only."""
+    own = principal.role not in PART_HOLDERS or principal.unit == unit
     return may(principal, action.value) and own
 
 

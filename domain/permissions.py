@@ -94,6 +94,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "progress": HANDLER,
     "reply": HANDLER,
     "request_extension": HANDLER,
+    "request_assist": HANDLER,  # the lead unit's own staff (the case is dispatched to it)
+    "approve_assist": SUPERVISION,
+    "deny_assist": SUPERVISION,
     "suspend": HANDLER,
     "resume": HANDLER,
     "reassign": SUPERVISION,
@@ -119,8 +122,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "resolve_on_site": frozenset({Role.grid_worker}),
     "verify": frozenset({Role.grid_worker}),
     "confirm": frozenset({Role.unit_handler, Role.supervisor}),
-    "report": frozenset({Role.agency}),
-    "agency_done": frozenset({Role.agency}),
+    # A part of a linkage or an assist: the summoned agency's, or an assisting unit's staff.
+    "report": frozenset({Role.agency, Role.unit_handler}),
+    "agency_done": frozenset({Role.agency, Role.unit_handler}),
     "add_agency": SUPERVISION,
     "release_agency": SUPERVISION,
     "reviews": frozenset({Role.supervisor, Role.dispatcher, Role.operator}),
@@ -148,8 +152,9 @@ def visibility(principal: Principal) -> Visibility:
     if role in (Role.dispatcher, Role.visitor, Role.operator, Role.admin):
         return Visibility(everything=True)
     if role is Role.unit_handler and unit:
-        # A unit's own cases; a residents' committee also reads its community's, to confirm them.
-        return Visibility(units=(unit,), committees=(unit,))
+        # A unit's own cases and those it holds a part of (协办); a residents' committee also
+        # reads its community's, to confirm them.
+        return Visibility(units=(unit,), committees=(unit,), summoned=(unit,))
     if role is Role.grid_worker:
         return Visibility(grids=principal.grids)
     if role is Role.supervisor:
@@ -170,6 +175,8 @@ def in_scope(principal: Principal, case: CaseScope) -> bool:
 
 # What a residents' committee may do on a case of its community that is dispatched elsewhere.
 COMMITTEE_ACTIONS = frozenset({"read", "confirm"})
+# What a unit may do on a case it holds a part of (an assisting unit, 协办): its own part.
+PART_ACTIONS = frozenset({"read", "report", "agency_done"})
 
 
 def permitted(principal: Principal, action: str, case: CaseScope) -> bool:
@@ -180,7 +187,8 @@ def permitted(principal: Principal, action: str, case: CaseScope) -> bool:
     if not (may(principal, action) and in_scope(principal, case)):
         return False
     if principal.role is Role.unit_handler and principal.unit != case.unit:
-        return action in COMMITTEE_ACTIONS
+        part = principal.unit in case.agencies and action in PART_ACTIONS
+        return part or action in COMMITTEE_ACTIONS
     return True
 
 

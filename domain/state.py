@@ -17,6 +17,7 @@ from domain.appeal import Appeal
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import (
     Action,
+    AssistRequest,
     CaseIntake,
     CaseStatus,
     CaseView,
@@ -62,6 +63,8 @@ class CaseState(BaseModel):
     escalation_level: int = 0
     extension: ExtensionRequest | None = None  # waiting for a supervisor's decision
     extensions: int = 0
+    assist: AssistRequest | None = None  # 协办 asked for by the lead unit, waiting for a decision
+    assists: int = 0  # approved
     suspended_at: datetime | None = None
     suspensions: int = 0
     review: str | None = None  # pending / closed / reopened
@@ -317,6 +320,21 @@ def _approve_extension(state: CaseState, data: dict[str, Any], at: datetime) -> 
     state.extension = None
 
 
+def _request_assist(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.assist = AssistRequest(
+        requested_by=data["unit"], units=list(data["units"]), reason=data["reason"]
+    )
+
+
+def _approve_assist(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.assist = None
+    state.assists += 1  # the parts follow in `linkage_opened`
+
+
+def _deny_assist(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.assist = None
+
+
 def _deny_extension(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.extension = None
 
@@ -462,6 +480,9 @@ _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     Action.escalate: _climbed,
     Action.approve_extension: _approve_extension,
     Action.deny_extension: _deny_extension,
+    Action.request_assist: _request_assist,
+    Action.approve_assist: _approve_assist,
+    Action.deny_assist: _deny_assist,
     Action.suspend: _suspend,
     Action.resume: _resumed,
     EventType.auto_resumed: _resumed,
@@ -518,6 +539,8 @@ def view(state: CaseState, allowed: list[Action]) -> CaseView:
         escalation_level=state.escalation_level,
         suspended=state.suspended_at is not None,
         extension=state.extension,
+        assist=state.assist,
+        assists=state.assists,
         review=state.review,
         linkage=state.linkage,
         lat=intake.location.lat,

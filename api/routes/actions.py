@@ -13,6 +13,7 @@ from api.errors import InvalidReference, NotAllowedNow
 from api.schemas import CaseId, CaseOut
 from db.models import Case, Unit
 from domain.appeal import AppealInput, RuleOnAppealInput
+from domain.assist import AssistDecisionInput, AssistRequestInput
 from domain.case import (
     AcceptInput,
     Action,
@@ -38,6 +39,7 @@ from domain.case import (
     VerifyInput,
 )
 from domain.linkage import (
+    PART_HOLDERS,
     AddAgencyInput,
     AgencyDoneInput,
     AgencyInput,
@@ -46,7 +48,7 @@ from domain.linkage import (
     OpenLinkageInput,
     ReleaseAgencyInput,
 )
-from domain.permissions import Principal, Role
+from domain.permissions import Principal
 from domain.split import SplitInput
 from domain.visit import VisitInput
 from domain.voice import AddInfoInput, ChaseInput
@@ -140,6 +142,27 @@ async def approve_extension(case_id: CaseId, body: ExtensionDecisionInput, act: 
 @router.post("/{case_id}/deny_extension", response_model=CaseOut, responses=_ERRORS)
 async def deny_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
     return await act(case_id, Action.deny_extension, body)
+
+
+@router.post("/{case_id}/request_assist", response_model=CaseOut, responses=_ERRORS)
+async def request_assist(case_id: CaseId, body: AssistRequestInput, act: Act) -> CaseOut:
+    """协办: the lead unit asks for assisting units (a dispatcher or supervisor decides)."""
+    for n, unit in enumerate(body.units):
+        if await act.lookup(Unit, unit) is None:
+            raise InvalidReference("unknown unit", {"field": f"units[{n}]", "value": unit})
+    return await act(case_id, Action.request_assist, body)
+
+
+@router.post("/{case_id}/approve_assist", response_model=CaseOut, responses=_ERRORS)
+async def approve_assist(case_id: CaseId, body: AssistDecisionInput, act: Act) -> CaseOut:
+    """Each assisting unit gets its part with its own clocks (`linkage/report`, `agency_done`);
+    the lead unit replies once every part is done."""
+    return await act(case_id, Action.approve_assist, body)
+
+
+@router.post("/{case_id}/deny_assist", response_model=CaseOut, responses=_ERRORS)
+async def deny_assist(case_id: CaseId, body: AssistDecisionInput, act: Act) -> CaseOut:
+    return await act(case_id, Action.deny_assist, body)
 
 
 @router.post("/{case_id}/suspend", response_model=CaseOut, responses=_ERRORS)
@@ -292,8 +315,8 @@ async def linkage_release_agency(
 
 
 def _own_agency(principal: Principal, agency: str) -> None:
-    """An agency reports and finishes its own part, not another's."""
-    if principal.role is Role.agency and principal.unit != agency:
+    """An agency (or an assisting unit) reports and finishes its own part, not another's."""
+    if principal.role in PART_HOLDERS and principal.unit != agency:
         raise Forbidden(
-            "an agency acts for itself only", {"agency": agency, "unit": principal.unit}
+            "a unit acts for its own part only", {"agency": agency, "unit": principal.unit}
         )

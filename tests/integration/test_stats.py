@@ -103,6 +103,7 @@ async def test_march_by_community_counts_and_rates_are_exact(
         "overdue": 2,
         "escalated": 2,
         "linked": 0,
+        "assisted": 0,
         "returned": 1,
         "rejected": 1,
         "unrated": 1,

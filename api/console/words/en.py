@@ -39,6 +39,8 @@ ACTION = {
     "rule_on_return": "Rule on the return",
     "split": "Split into child cases",
     "request_assist": "Request assistance",
+    "approve_assist": "Approve assistance",
+    "deny_assist": "Deny assistance",
     "appeal": "Appeal",
     "rule_on_appeal": "Rule on the appeal",
 }

@@ -40,6 +40,8 @@ ACTION = {
     "rule_on_return": "裁定承办单位",
     "split": "拆分工单",
     "request_assist": "请求协办",
+    "approve_assist": "批准协办",
+    "deny_assist": "驳回协办",
     "appeal": "申诉",
     "rule_on_appeal": "申诉裁定",
 }

@@ -1,5 +1,5 @@
 """split cases (拆分): a child case names its parent; the parent keeps its children; the
-rollups count the cases closed `split` (rebuilt from `domain.kpi.COUNTERS`, as 0014 says)
+rollups count the cases closed `split` (rebuilt with the counters of this schema)
 
 Revision ID: 0017
 Revises: 0016
@@ -12,6 +12,29 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from db import rollup
+
+# The counters of this schema: 0014's and `split` (a later one may read a later column).
+COUNTERS = (
+    "received",
+    "dispatched",
+    "closed",
+    "overdue",
+    "escalated",
+    "linked",
+    "returned",
+    "rejected",
+    "unrated",
+    "unreachable",
+    "rated",
+    "satisfied",
+    "basically_satisfied",
+    "unsatisfied",
+    "solved",
+    "accepted_on_time",
+    "replied",
+    "replied_on_time",
+    "split",
+)
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -29,12 +52,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_cases_parent", "cases", ["parent"])
     for table in rollup.ROLLUPS:
-        for statement in [*rollup.destroy(table), *rollup.build(table)]:
+        for statement in [*rollup.destroy(table), *rollup.build(table, COUNTERS)]:
             op.execute(statement)
 
 
 def downgrade() -> None:
-    # The rollups keep their `split` column: the counters are the code's, not this migration's.
+    """Back to 0014's counters."""
+    for table in rollup.ROLLUPS:
+        for statement in [*rollup.destroy(table), *rollup.build(table, COUNTERS[:-1])]:
+            op.execute(statement)
     op.drop_index("ix_cases_parent", table_name="cases")
     op.drop_column("cases", "children")
     op.drop_column("cases", "parent")
