@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Header
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,6 +23,7 @@ from api.views import shown
 from core.temporal import rpc_timeout
 from db import cases
 from db.models import Case
+from domain import allowed, common
 from domain.allowed import check
 from domain.appeal import AppealInput, appeal_id
 from domain.case import Action, CaseStatus, CaseView
@@ -32,6 +33,7 @@ from domain.linkage import LinkageAction, LinkageView
 from domain.permissions import may, permitted
 from domain.state import replay
 from workflows.appeal import AppealWorkflow
+from workflows.case import CaseWorkflow
 from workflows.refusal import FORBIDDEN, INVALID_REFERENCE, NOT_ALLOWED_NOW
 
 ActionInputT = TypeVar("ActionInputT", bound=BaseModel)
@@ -140,6 +142,9 @@ class CaseActions:
                 f"a {self.principal.role.value} may not {action} this case",
                 {"role": self.principal.role.value, "action": action},
             )
+        body = body.model_copy(update={"principal": self.principal})
+        if action == Action.reopen and seen.row.status == CaseStatus.closed:
+            await self._next_run(case_id, body)
         handle = self.temporal.get_workflow_handle(workflow_id)
         update_id = (
             f"{workflow_id}:{action}:{self.idempotency_key}" if self.idempotency_key else None
@@ -147,7 +152,7 @@ class CaseActions:
         try:
             result = await handle.execute_update(
                 action,
-                body.model_copy(update={"principal": self.principal}),
+                body,
                 id=update_id,
                 rpc_timeout=rpc_timeout(self.settings),
                 result_type=result_type,
@@ -169,6 +174,30 @@ class CaseActions:
                 raise closing(now or seen.row, workflow_id) from None
             raise
         return result, seen
+
+    async def _next_run(self, case_id: str, body: ActionInput) -> None:
+        """A closed case's workflow has ended: reopening it starts the next run from its state
+        as the record tells it (the model checks the reopen first, so a refused one starts
+        nothing); that run waits for the `reopen` Update sent right after."""
+        async with self.sessions() as session:
+            state = replay(await cases.events(session, case_id))
+        try:
+            allowed.check(state, Action.reopen, body, datetime.now(UTC))
+        except common.Forbidden as refused:
+            raise Forbidden(refused.message, refused.details) from None
+        except common.NotAllowedNow as refused:
+            raise NotAllowedNow(refused.message, refused.details) from None
+        await self.temporal.start_workflow(
+            CaseWorkflow.run,
+            state,
+            id=case_id,
+            task_queue=self.settings.task_queue,
+            # The run that closed it may still be finishing: the reopen then goes to it.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=f"{case_id} · {state.intake.category} · reopened",
+            rpc_timeout=rpc_timeout(self.settings),
+        )
 
 
 Act = Annotated[CaseActions, Depends()]

@@ -3,6 +3,8 @@ query, and the reporter's phone masked for those who do not need it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -10,7 +12,7 @@ from api.schemas import CaseOut, LiveState, PendingDeadline
 from core.config import Settings
 from core.temporal import rpc_timeout
 from db.models import Case
-from domain.allowed import allowed_in
+from domain.allowed import allowed_in, may_take
 from domain.appeal import grounds
 from domain.case import CaseStatus, CaseView, Deadline
 from domain.permissions import (
@@ -20,7 +22,6 @@ from domain.permissions import (
     Role,
     mask_email,
     mask_phone,
-    permitted,
 )
 from workflows.case import CaseWorkflow
 
@@ -48,6 +49,9 @@ def case_out(case: Case) -> CaseOut:
                 case.unit and grounds(case.grade, case.deadlines, list(case.appealed or []))
             ),
             appeal_pending=(case.appeal or {}).get("status") == "pending",
+            disputed=case.dispute == "pending",
+            bound=case.bound_unit is not None and case.bound_unit == case.unit,
+            reopenable=case.reopen_until is not None and case.reopen_until > datetime.now(UTC),
         ),
         reporter={
             "name": case.reporter_name,
@@ -62,10 +66,15 @@ def case_out(case: Case) -> CaseOut:
 def shown(case: CaseOut, principal: Principal, scope: CaseScope) -> CaseOut:
     """The case as `principal` sees it: of the actions the case allows now, those this caller
     may take; a resident's phone only for those who need it to do their job (and the resident)."""
-    case.allowed_actions = [a for a in case.allowed_actions if permitted(principal, a, scope)]
+    status = case.status
+    case.allowed_actions = [
+        a for a in case.allowed_actions if may_take(principal, a, scope, status, case.review)
+    ]
     if case.live is not None:
         live = case.live.allowed_actions
-        case.live.allowed_actions = [a for a in live if permitted(principal, a, scope)]
+        case.live.allowed_actions = [
+            a for a in live if may_take(principal, a, scope, status, case.review)
+        ]
     own = principal.role is Role.resident and principal.case_id == case.id
     if case.reporter is not None and not (principal.role in SEES_PHONE or own):
         phone, email = case.reporter.phone, case.reporter.email

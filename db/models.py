@@ -132,6 +132,9 @@ class SlaPolicyRow(Base):
     # 申诉: the unit's window to appeal, and the supervisor's limit to rule.
     appeal_window: Mapped[str] = mapped_column(String(16), default="5wd", server_default="5wd")
     appeal: Mapped[str] = mapped_column(String(16), default="3wd", server_default="3wd")
+    # A disputed return is ruled within `ruling`; a closed case reopens within `reopen_window`.
+    ruling: Mapped[str] = mapped_column(String(16), default="2wd", server_default="2wd")
+    reopen_window: Mapped[str] = mapped_column(String(16), default="30d", server_default="30d")
 
 
 class EscalationLevel(Base):
@@ -251,6 +254,13 @@ class Case(Base):
     appealed: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     exemption: Mapped[str | None] = mapped_column(Text)
     assists: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 协办, 0018
+    # Returns and reassignments, times sent back to the unit (重办), a routing dispute and the
+    # unit its ruling bound, and until when the resident may reopen it (migration 0019).
+    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispute: Mapped[str | None] = mapped_column(String(16))
+    bound_unit: Mapped[str | None] = mapped_column(String(32))
+    reopen_until: Mapped[datetime | None]
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -335,6 +345,8 @@ class RollupCounters:
     accepted_on_time: Mapped[int] = mapped_column(Integer, default=0)
     replied: Mapped[int] = mapped_column(Integer, default=0)
     replied_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)  # migration 0019
+    handed_off: Mapped[int] = mapped_column(Integer, default=0)  # migration 0019
 
 
 class CaseRollup(RollupCounters, Base):

@@ -15,6 +15,7 @@ from domain.case import (
     CaseStatus,
     ConfirmInput,
     ContactInput,
+    DisputeInput,
     EscalateInput,
     ExtensionDecisionInput,
     ExtensionRequestInput,
@@ -29,6 +30,7 @@ from domain.case import (
     ResumeInput,
     ReturnInput,
     ReviewCloseInput,
+    RuleOnReturnInput,
     SuspendInput,
     UrgeInput,
     VerifyInput,
@@ -37,7 +39,7 @@ from domain.common import ActionInput, Forbidden, NotAllowedNow
 from domain.common import parse as parse_input
 from domain.escalation import extension_refusal
 from domain.linkage import OpenLinkageInput
-from domain.permissions import CaseScope, Principal, permitted
+from domain.permissions import CaseScope, Principal, may_reopen, permitted
 from domain.sla import DeadlineKind
 from domain.split import SplitInput
 from domain.state import CaseState
@@ -66,6 +68,7 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
     ),
     CaseStatus.returned: (
         Action.reassign,
+        Action.dispute,
         Action.reject,
         Action.escalate,
         Action.merge,
@@ -94,17 +97,21 @@ ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
     CaseStatus.verifying: (Action.verify,),
     CaseStatus.resolved_on_site: (Action.confirm,),
     CaseStatus.split_: (),  # its children are handled; it closes with the last of them
-    CaseStatus.closed: (),
+    CaseStatus.closed: (Action.reopen,),
 }
 # While the clock is stopped the unit may only note progress or resume.
 SUSPENDED_ACTIONS = (Action.progress, Action.resume, *RESIDENT_VOICE)
 # While a supervisor reviews a twice-unsatisfied case, only the supervisor acts.
 REVIEW_ACTIONS = (Action.review_close, Action.reopen)
+# While the governance centre rules on a disputed return, the case waits for its ruling.
+DISPUTE_ACTIONS = (Action.rule_on_return, *RESIDENT_VOICE)
 
 INPUTS: dict[Action, type[ActionInput]] = {
     Action.accept: AcceptInput,
     Action.return_: ReturnInput,
     Action.reassign: ReassignInput,
+    Action.dispute: DisputeInput,
+    Action.rule_on_return: RuleOnReturnInput,
     Action.reject: RejectInput,
     Action.contact: ContactInput,
     Action.progress: ProgressInput,
@@ -146,6 +153,9 @@ def allowed_in(
     linkage_open: bool = False,
     grid_event: bool = False,
     verification_pending: bool = False,
+    disputed: bool = False,
+    bound: bool = False,
+    reopenable: bool = False,
     appealable: bool = False,
     appeal_pending: bool = False,
     assist_requested: bool = False,
@@ -162,8 +172,12 @@ def allowed_in(
         grid_event=grid_event,
         verification_pending=verification_pending,
         assist_requested=assist_requested,
+        disputed=disputed,
+        bound=bound,
+        reopenable=reopenable,
     )
-    if appeal_pending:
+    if appeal_pending:  # a closed case's appeal runs beside it: no reopen until it is ruled
+        actions = [a for a in actions if a is not Action.reopen]
         actions.append(Action.rule_on_appeal)
     elif appealable and status is not CaseStatus.received:
         actions.append(Action.appeal)
@@ -181,14 +195,21 @@ def _in_the_loop(
     grid_event: bool,
     verification_pending: bool,
     assist_requested: bool,
+    disputed: bool,
+    bound: bool,
+    reopenable: bool,
 ) -> list[Action]:
     """The table, narrowed by the loop's order (contact the resident once, before replying), a
     stopped clock, a pending review or extension request, an open linkage. (The API reads it
     from a case's record when the live workflow does not answer.)"""
+    if status is CaseStatus.closed:  # reopened by the resident, within the policy's window
+        return [Action.reopen] if reopenable else []
     if suspended:
         return list(SUSPENDED_ACTIONS)
     if in_review:
         return list(REVIEW_ACTIONS)
+    if disputed:
+        return list(DISPUTE_ACTIONS)
     if verification_pending:  # rated in the app: only the verification call is left
         return [Action.visit]
     # While agencies (or assisting units) work on their parts the lead unit cannot reply, nor
@@ -200,6 +221,8 @@ def _in_the_loop(
     )
     if not grid_event or linkage_open:  # only a grid worker's own event is solved on the spot
         drop.add(Action.resolve_on_site)
+    if bound:  # the governance centre ruled that this unit must take it
+        drop.add(Action.return_)
     if status is CaseStatus.in_progress:
         drop.add(Action.contact if contacted else Action.reply)
         if extension_requested:
@@ -224,14 +247,36 @@ def allowed_actions(state: CaseState, principal: Principal | None = None) -> lis
         linkage_open=state.linkage_open,
         grid_event=state.grid_event,
         verification_pending=state.verification == "pending",
+        disputed=state.dispute == "pending",
+        bound=state.bound_unit is not None and state.bound_unit == state.unit,
+        reopenable=state.reopen_until() is not None,
         appealable=bool(state_grounds(state)),
         appeal_pending=state.appeal_pending,
         assist_requested=state.assist is not None,
     )
     if principal is not None:
-        where = scope(state)
-        actions = [a for a in actions if permitted(principal, a.value, where)]
+        actions = [a for a in actions if _permitted(principal, a, state)]
     return actions
+
+
+def _permitted(principal: Principal, action: Action, state: CaseState) -> bool:
+    return may_take(principal, action, scope(state), state.status, state.review)
+
+
+def may_take(
+    principal: Principal,
+    action: Action,
+    case: CaseScope,
+    status: CaseStatus,
+    review: str | None,
+) -> bool:
+    """The permission table, and who reopens which case: in review the supervisor, after
+    closure the resident (elsewhere `reopen` is not allowed now, whoever asks)."""
+    closed = status is CaseStatus.closed
+    decided = action is Action.reopen and (closed or review == "pending")
+    if decided and not may_reopen(principal, after_closure=closed):
+        return False
+    return permitted(principal, action.value, case)
 
 
 def scope(state: CaseState) -> CaseScope:
@@ -260,7 +305,7 @@ def check(state: CaseState, action: Action, input: ActionInput, now: datetime) -
             "an action needs an authenticated principal (act through the API)",
             {"action": action.value},
         )
-    if not permitted(principal, action.value, scope(state)):
+    if not _permitted(principal, action, state):
         raise Forbidden(
             f"a {principal.role.value} may not {action.value} this case",
             {"role": principal.role.value, "action": action.value},
@@ -270,7 +315,8 @@ def check(state: CaseState, action: Action, input: ActionInput, now: datetime) -
         what = "suspended" if state.suspended_at is not None else state.status.value
         if action is Action.rule_on_appeal:
             _refuse(state, "no appeal on this case awaits a ruling")
-        _refuse(state, f"cannot {action.value} a case that is {what}")
+        why = _reopen_refusal(state, now) if action is Action.reopen else None
+        _refuse(state, why or f"cannot {action.value} a case that is {what}")
     refusal = _refusal(state, action, input, now)
     if refusal:
         _refuse(state, refusal)
@@ -294,6 +340,8 @@ def _refusal(state: CaseState, action: Action, input: ActionInput, now: datetime
         return appeal_refusal(state, input, now)
     if isinstance(input, AssistRequestInput) and state.unit in input.units:
         return "the lead unit cannot assist itself"
+    if action is Action.reopen and state.status is CaseStatus.closed:
+        return _reopen_refusal(state, now)
     if isinstance(input, MergeInput) and input.into == state.intake.case_id:
         return "a case cannot be merged into itself"
     if isinstance(input, ExtensionRequestInput):
@@ -309,6 +357,18 @@ def _refusal(state: CaseState, action: Action, input: ActionInput, now: datetime
             max_extension=routed.policy.max_extension,
             calendar=routed.working_days,
         )
+    return None
+
+
+def _reopen_refusal(state: CaseState, now: datetime) -> str | None:
+    """Why a closed case cannot be reopened now (None: it can, or it is not closed)."""
+    if state.status is not CaseStatus.closed:
+        return None
+    until = state.reopen_until()
+    if until is None:
+        return "only a case a unit replied to can be reopened"
+    if now > until:
+        return f"the window to reopen closed at {until.isoformat()}"
     return None
 
 

@@ -57,6 +57,10 @@ class Action(StrEnum):
     accept = "accept"
     return_ = "return"
     reassign = "reassign"
+    # A routing dispute: the dispatcher disputes a unit's return; the governance centre rules
+    # which unit must take the case (and that unit may not return it again).
+    dispute = "dispute"
+    rule_on_return = "rule_on_return"
     reject = "reject"
     contact = "contact"
     progress = "progress"
@@ -73,6 +77,8 @@ class Action(StrEnum):
     resume = "resume"
     # Supervisor review after a second unsatisfied rating: close with a verdict, or re-open.
     review_close = "review_close"
+    # 重办: the case goes back to its unit with a fresh reply deadline. One idea, two callers: a
+    # supervisor's review (发回重办) and the resident, within the policy's window after closure.
     reopen = "reopen"
     # 吹哨: a dispatcher or supervisor opens a multi-agency linkage by hand.
     open_linkage = "open_linkage"
@@ -231,6 +237,15 @@ class ReturnInput(ActionInput):
 class ReassignInput(ActionInput):
     unit: Code
     reason: Text | None = None
+
+
+class DisputeInput(ActionInput):
+    reason: Text  # why the return is wrong
+
+
+class RuleOnReturnInput(ActionInput):
+    unit: Code  # must take the case, and may not return it again
+    reason: Text
 
 
 class RejectInput(ActionInput):
@@ -422,6 +437,13 @@ class CaseView(BaseModel):
     exemption: str | None = None
     parent: str | None = None  # split from this case
     children: list[ChildView] = []  # split into these cases
+    # Hand-offs (returns and reassignments), times sent back to the unit (reopen), a routing
+    # dispute (pending / ruled) and the unit a ruling bound to the case.
+    handoffs: int = 0
+    reopens: int = 0
+    dispute: str | None = None
+    bound_unit: str | None = None
+    reopen_until: datetime | None = None  # a closed case: the resident may reopen it until then
 
 
 class Routed(BaseModel):

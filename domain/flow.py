@@ -29,10 +29,10 @@ from domain.state import status_after
 WAITS: dict[str, str] = {Action.suspend: "suspended", EventType.review_opened: "review"}
 WAIT_ENDS: set[str] = {Action.resume, EventType.auto_resumed}
 # A hand-off: the case leaves its unit (back to the dispatcher, to another unit, or taken over
-# by a rung of the ladder, which is recorded as a reassign).
-HANDOFFS = (Action.return_, Action.reassign)
+# by a rung of the ladder, which is recorded as a reassign), or a routing ruling names its unit.
+HANDOFFS = (Action.return_, Action.reassign, Action.rule_on_return)
 # Events that put a case with a unit (and name it).
-TO_A_UNIT = (EventType.dispatched, Action.reassign)
+TO_A_UNIT = (EventType.dispatched, Action.reassign, Action.rule_on_return)
 
 # Ageing of the open backlog in working days: [low, high) with its label.
 AGEING_BUCKETS: tuple[tuple[float, float | None, str], ...] = (
@@ -102,6 +102,21 @@ def handoffs(events: Iterable[EventLike]) -> int:
     return sum(1 for e in events if e.type in HANDOFFS)
 
 
+def handed_off_by(events: Iterable[EventLike]) -> list[str | None]:
+    """Who held the case at each hand-off: the unit that returned it or lost it, None for the
+    dispatcher (a returned case sent on)."""
+    units: list[str | None] = []
+    unit: str | None = None
+    for event in events:
+        if event.type in HANDOFFS:
+            units.append(unit)
+        if event.type in TO_A_UNIT:
+            unit = (event.data or {}).get("unit", unit)
+        elif event.type in ("return", "route_failed"):
+            unit = None
+    return units
+
+
 def breaches(events: Iterable[EventLike]) -> int:
     return sum(1 for e in events if e.type == EventType.deadline_missed)
 
@@ -163,6 +178,11 @@ class CategoryHandoffs(BaseModel):
     per_case: float
 
 
+class UnitHandoffs(BaseModel):
+    unit: str | None  # the unit that returned or lost the case (None: the dispatcher)
+    handoffs: int
+
+
 class GridBreaches(BaseModel):
     grid: str | None
     community: str | None
@@ -179,6 +199,7 @@ class FlowReport(BaseModel):
     backlog_total: dict[str, int]
     handoffs: list[CategoryHandoffs]
     handoffs_per_case: float | None
+    handoffs_by_unit: list[UnitHandoffs]
     breaches: list[GridBreaches]
 
 
@@ -190,6 +211,7 @@ def flow_report(cases: Iterable[CaseHistory], as_of: datetime, calendar: Working
     durations: dict[tuple[str | None, str, str], list[float]] = defaultdict(list)
     backlog: dict[tuple[str | None, str], int] = defaultdict(int)
     handed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    handed_by: dict[str | None, int] = defaultdict(int)
     breached: dict[tuple[str | None, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     count = 0
     for case in cases:
@@ -205,6 +227,8 @@ def flow_report(cases: Iterable[CaseHistory], as_of: datetime, calendar: Working
             backlog[(case_stays[-1].unit, age)] += 1
         handed[case.category][0] += 1
         handed[case.category][1] += handoffs(case.events)
+        for unit in handed_off_by(case.events):
+            handed_by[unit] += 1
         missed = breaches(case.events)
         place = breached[(case.grid, case.community)]
         place[0] += 1
@@ -241,6 +265,10 @@ def flow_report(cases: Iterable[CaseHistory], as_of: datetime, calendar: Working
             for c, (n, h) in sorted(handed.items())
         ],
         handoffs_per_case=round(total_handoffs / count, 3) if count else None,
+        handoffs_by_unit=[
+            UnitHandoffs(unit=unit, handoffs=n)
+            for unit, n in sorted(handed_by.items(), key=lambda i: _key(i[:1]))
+        ],
         breaches=[
             GridBreaches(grid=grid, community=community, cases=n, breached_cases=b, breaches=m)
             for (grid, community), (n, b, m) in sorted(breached.items(), key=lambda i: _key(i[0]))

@@ -8,6 +8,10 @@ them, each with its numerator and denominator so anyone can check it by hand.
     resolution   解决率    said solved / rated
     unreachable  回访不通率 closed unreachable (the return visit never reached them) / replied
 
+Beside the rates' parts, two counts: cases `reopened` (sent back to their unit, from a supervisor's
+review or by the resident after closure) and cases `handed_off` (returned or reassigned at least
+once; how many times per case and per unit is the flow's, domain/flow.py).
+
 A case belongs to the period in which it was received (Asia/Shanghai). Each counter is defined
 once, in `COUNTERS`: a condition over the case row. The same definition is read three ways: as SQL
 by the rollup triggers (db/rollup.py; each migration that adds a counter rebuilds them) and the
@@ -69,6 +73,8 @@ class Counts(BaseModel):
     accepted_on_time: int = 0
     replied: int = 0
     replied_on_time: int = 0
+    reopened: int = 0
+    handed_off: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
@@ -150,6 +156,8 @@ COUNTERS: dict[str, tuple[Is, ...]] = {
     "accepted_on_time": (Is("dispatched_at", "set"), Is("deadlines", "met_on_time", "accept")),
     "replied": (Is("replied_at", "set"),),
     "replied_on_time": (Is("replied_at", "set"), Is("deadlines", "met_on_time", "reply")),
+    "reopened": (Is("reopens", ">", 0),),
+    "handed_off": (Is("handoffs", ">", 0),),
 }
 assert set(COUNT_KEYS) == {*COUNTERS, "open"}, "Counts and COUNTERS name the same counters"
 

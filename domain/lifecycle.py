@@ -30,6 +30,7 @@ from domain.case import (
     CaseStatus,
     ConfirmInput,
     ContactInput,
+    DisputeInput,
     EscalateInput,
     EventType,
     ExtensionDecisionInput,
@@ -49,6 +50,7 @@ from domain.case import (
     ReturnInput,
     ReviewCloseInput,
     Routed,
+    RuleOnReturnInput,
     SuspendInput,
     UrgeInput,
     VerifyInput,
@@ -140,6 +142,26 @@ def _return(change: Change, actor: str, input: ReturnInput) -> None:
 def _reassign(change: Change, actor: str, input: ReassignInput) -> None:
     dispatch(change, Action.reassign, actor, input.unit, None, input.reason)
     link_if_big(change)  # bounced too often
+
+
+def _dispute(change: Change, actor: str, input: DisputeInput) -> None:
+    """The dispatcher disputes the return: the governance centre rules, within its deadline.
+    Nothing stops: the case's age keeps counting, and a late ruling climbs the ladder."""
+    state = change.state
+    change.record(
+        Action.dispute,
+        actor,
+        unit=state.unit,
+        reason=input.reason,
+        due={DeadlineKind.ruling.value: change.due(DeadlineKind.ruling)},
+    )
+    change.notify(supervisor(state), "dispute", unit=state.unit or "")
+
+
+def _rule_on_return(change: Change, actor: str, input: RuleOnReturnInput) -> None:
+    """裁定: the unit named takes the case (fresh clocks, told as any dispatch) and may not
+    return it again."""
+    dispatch(change, Action.rule_on_return, actor, input.unit, None, input.reason)
 
 
 def _reject(change: Change, actor: str, input: RejectInput) -> None:
@@ -386,16 +408,20 @@ def _review_close(change: Change, actor: str, input: ReviewCloseInput) -> None:
 
 
 def _reopen(change: Change, actor: str, input: ReopenInput) -> None:
-    """The supervisor sends it back to the unit with a fresh reply deadline."""
-    unit = change.state.unit
+    """Back to the same unit with a fresh reply deadline: a supervisor's review sends it back,
+    or the resident reopens it after closure (counted against the unit either way)."""
+    state = change.state
+    after_closure = state.status is CaseStatus.closed
     change.record(
         Action.reopen,
         actor,
         reason=input.reason,
-        unit=unit,
+        unit=state.unit,
+        after_closure=after_closure,
         due={"reply": change.due(DeadlineKind.reply)},
     )
-    change.notify(unit, "reopened")
+    # By whom, as a code: a supervisor's review, or the resident after closure.
+    change.notify(state.unit, "reopened", by="resident" if after_closure else "supervisor")
 
 
 def _open_linkage(change: Change, actor: str, input: OpenLinkageInput) -> None:
@@ -466,6 +492,8 @@ _ACTIONS: dict[Action, Any] = {
     Action.accept: _accept,
     Action.return_: _return,
     Action.reassign: _reassign,
+    Action.dispute: _dispute,
+    Action.rule_on_return: _rule_on_return,
     Action.reject: _reject,
     Action.contact: _contact,
     Action.progress: _progress,
@@ -577,6 +605,13 @@ def next_alarm(state: CaseState) -> Alarm | None:
     return min(alarms, key=lambda alarm: alarm.at) if alarms else None
 
 
+def _watcher(state: CaseState, kind: DeadlineKind) -> str | None:
+    """Who a deadline's reminder goes to: who rules, for a ruling on a disputed return or on an
+    appeal (the governance centre); the unit for the others."""
+    rulings = (DeadlineKind.ruling, DeadlineKind.appeal)
+    return supervisor(state) if kind in rulings else state.unit
+
+
 def counts_unrated(state: CaseState, alarm: Alarm) -> bool:
     """Whether ringing `alarm` needs the unit's recent unrated closures (an activity's answer)."""
     rating = alarm.kind == "due" and alarm.deadline is DeadlineKind.rating
@@ -604,9 +639,8 @@ def ring(state: CaseState, alarm: Alarm, now: datetime, unrated_recently: int = 
             due_at=deadline.due_at.isoformat(),
             unit=state.unit,
         )
-        # The ruling's reminder goes to who rules; the others to the unit.
-        watcher = supervisor(state) if deadline.kind is DeadlineKind.appeal else state.unit
-        change.notify(watcher, "reminder", deadline=kind, due_at=local(deadline.due_at))
+        reminder = {"deadline": kind, "due_at": local(deadline.due_at)}
+        change.notify(_watcher(state, deadline.kind), "reminder", **reminder)
     elif alarm.kind == "climb":
         climb(change, EventType.escalated, SYSTEM, f"{kind} still not met", deadline.kind)
         if summons:

@@ -100,6 +100,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "suspend": HANDLER,
     "resume": HANDLER,
     "reassign": SUPERVISION,
+    # A routing dispute: the dispatcher disputes a return, the governance centre rules on it.
+    "dispute": frozenset({Role.dispatcher}),
+    "rule_on_return": frozenset({Role.supervisor}),
     "reject": frozenset({Role.dispatcher}),
     "merge": frozenset({Role.dispatcher}),
     "split": frozenset({Role.dispatcher}),
@@ -117,7 +120,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "rule_on_appeal": frozenset({Role.supervisor}),
     "deny_extension": frozenset({Role.supervisor}),
     "review_close": frozenset({Role.supervisor}),
-    "reopen": frozenset({Role.supervisor}),
+    # One action, two callers (`may_reopen` says which one when): a supervisor's review sends
+    # the case back (发回重办); after closure the resident reopens it (or the hotline for them).
+    "reopen": frozenset({Role.supervisor, Role.resident, Role.dispatcher}),
     "rate": frozenset({Role.resident, Role.dispatcher}),  # the hotline's return visit counts
     "resolve_on_site": frozenset({Role.grid_worker}),
     "verify": frozenset({Role.grid_worker}),
@@ -144,6 +149,17 @@ SEES_PHONE = frozenset(
 def may(principal: Principal, action: str) -> bool:
     """The role may take the action somewhere (scope aside)."""
     return principal.role is Role.admin or principal.role in PERMISSIONS.get(action, frozenset())
+
+
+# Who reopens a case in review, and who after its closure (both within `reopen` above).
+REOPENS_IN_REVIEW = frozenset({Role.supervisor})
+REOPENS_AFTER_CLOSURE = frozenset({Role.resident, Role.dispatcher})
+
+
+def may_reopen(principal: Principal, *, after_closure: bool) -> bool:
+    """A supervisor's review reopens an open case; the resident's voice reopens a closed one."""
+    roles = REOPENS_AFTER_CLOSURE if after_closure else REOPENS_IN_REVIEW
+    return principal.role is Role.admin or principal.role in roles
 
 
 def visibility(principal: Principal) -> Visibility:

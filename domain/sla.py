@@ -22,6 +22,7 @@ class DeadlineKind(StrEnum):
     rating = "rating"  # 回访/评价: the resident's window to rate the reply
     verify = "verify"  # 核查: the on-site check of a grid event (same window as the rating)
     appeal = "appeal"  # 申诉裁定: a supervisor rules on the unit's appeal
+    ruling = "ruling"  # 裁定: the governance centre rules on a disputed return
 
 
 def parse_limit(text: str) -> tuple[int, str]:
@@ -86,6 +87,9 @@ class SlaPolicy(BaseModel):
     # supervisor rules within `appeal`.
     appeal_window: str = "5wd"
     appeal: str = "3wd"
+    # A disputed return is ruled within this; a closed case may be reopened within this.
+    ruling: str = "2wd"
+    reopen_window: str = "30d"
 
     @field_validator(
         "accept",
@@ -100,6 +104,8 @@ class SlaPolicy(BaseModel):
         "visit_after",
         "appeal_window",
         "appeal",
+        "ruling",
+        "reopen_window",
     )
     @classmethod
     def _valid_limit(cls, value: str) -> str:

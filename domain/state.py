@@ -32,8 +32,11 @@ from domain.case import (
 )
 from domain.escalation import warn_point
 from domain.linkage import LinkageStatus, LinkageView
-from domain.sla import DeadlineKind
+from domain.sla import DeadlineKind, due_at
 from domain.split import gathered
+
+# Closed cases a resident may reopen: a unit replied, and the resident was asked.
+REOPENABLE = (Outcome.rated, Outcome.unrated, Outcome.unreachable)
 
 
 class CaseState(BaseModel):
@@ -87,6 +90,10 @@ class CaseState(BaseModel):
     appealed: list[str] = []
     exemption: str | None = None
     children: list[ChildView] = []  # 拆分: the cases this one was split into (domain/split.py)
+    handoffs: int = 0  # returns and reassignments (a ruling is one)
+    reopens: int = 0  # sent back to its unit to be handled again (重办)
+    dispute: str | None = None  # a disputed return: pending / ruled
+    bound_unit: str | None = None  # a ruling's unit, which may not return the case
 
     @property
     def grid_event(self) -> bool:
@@ -117,6 +124,16 @@ class CaseState(BaseModel):
             }
         )
 
+    def reopen_until(self) -> datetime | None:
+        """The end of the policy's window to reopen the closed case; None when it cannot be
+        reopened (not closed, or no unit replied to a resident who was asked)."""
+        routed = self.routed
+        if self.closed_at is None or routed is None or self.outcome not in REOPENABLE:
+            return None
+        if self.unit is None or self.replied_at is None:
+            return None
+        return due_at(self.closed_at, routed.policy.reopen_window, routed.working_days)
+
     def pending(self) -> list[Deadline]:
         """The deadlines still running, earliest first."""
         if self.status is CaseStatus.closed:
@@ -144,6 +161,7 @@ STATUS_AFTER: dict[str, CaseStatus] = {
     EventType.received: CaseStatus.received,
     EventType.dispatched: CaseStatus.dispatched,
     Action.reassign: CaseStatus.dispatched,
+    Action.rule_on_return: CaseStatus.dispatched,
     EventType.route_failed: CaseStatus.returned,
     Action.return_: CaseStatus.returned,
     Action.accept: CaseStatus.in_progress,
@@ -231,6 +249,27 @@ def _dispatched(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.dispatched_at = at
     # Fresh clocks follow in `due`; a ruling on an appeal keeps its own.
     state.deadlines = {k: d for k, d in state.deadlines.items() if k is DeadlineKind.appeal}
+    if state.dispute == "pending":  # a rung that takes the case over ends the dispute
+        state.dispute = None
+
+
+def _reassigned(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    _dispatched(state, data, at)
+    state.handoffs += 1
+
+
+def _dispute(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    state.dispute = "pending"  # the ruling's deadline follows in `due`
+
+
+def _rule_on_return(state: CaseState, data: dict[str, Any], at: datetime) -> None:
+    """The named unit takes the case with fresh clocks; the ruling's deadline stays, met."""
+    _meet(state, DeadlineKind.ruling, at)
+    ruling = state.deadlines.get(DeadlineKind.ruling)
+    _reassigned(state, data, at)
+    if ruling is not None:
+        state.deadlines[DeadlineKind.ruling] = ruling
+    state.dispute, state.bound_unit = "ruled", data["unit"]
 
 
 def _accept(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -244,6 +283,7 @@ def _return(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     state.deadlines.pop(DeadlineKind.contact, None)
     state.deadlines.pop(DeadlineKind.reply, None)
     state.returns += 1
+    state.handoffs += 1
 
 
 def _contact(state: CaseState, data: dict[str, Any], at: datetime) -> None:
@@ -295,7 +335,15 @@ def _review_opened(state: CaseState, data: dict[str, Any], at: datetime) -> None
 
 
 def _reopen(state: CaseState, data: dict[str, Any], at: datetime) -> None:
-    state.review = "reopened"
+    """Back to the unit: from a supervisor's review, or from closure (the resident). A closed
+    case opens again and waits for a new reply and a new rating."""
+    if state.outcome is not None:  # it was closed
+        state.outcome = state.closed_at = None
+        state.grade = state.solved = state.rated_at = None
+        state.verification = state.visit_due_at = None
+    else:
+        state.review = "reopened"
+    state.reopens += 1
     _back_to_the_unit(state)
 
 
@@ -462,7 +510,9 @@ def _closed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
 
 _EVOLVE: dict[str, Callable[[CaseState, dict[str, Any], datetime], None]] = {
     EventType.dispatched: _dispatched,
-    Action.reassign: _dispatched,
+    Action.reassign: _reassigned,
+    Action.dispute: _dispute,
+    Action.rule_on_return: _rule_on_return,
     Action.accept: _accept,
     Action.return_: _return,
     Action.contact: _contact,
@@ -558,4 +608,9 @@ def view(state: CaseState, allowed: list[Action]) -> CaseView:
         exemption=state.exemption,
         parent=intake.parent,
         children=[c.model_copy() for c in state.children],
+        handoffs=state.handoffs,
+        reopens=state.reopens,
+        dispute=state.dispute,
+        bound_unit=state.bound_unit,
+        reopen_until=state.reopen_until(),
     )

@@ -16,6 +16,7 @@ are upserted only when they change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -95,17 +96,35 @@ class CaseWorkflow:
                 await self._take(lifecycle.route(self._state, routed, workflow.now()))
         else:
             self._index()
-        # A closed case whose appeal waits for its ruling stays until the ruling (domain/appeal).
-        while self._state.outcome is None or self._state.appeal_pending:
-            await self._wait_for_alarm()
-            if self._history_full():
-                await self._continue_as_new()
-        # A closed case's linkage was asked to cancel: the case ends after it has, so the child's
-        # end reaches an open parent (the record and the Temporal UI both see it finish).
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._linked()
-        )
-        return self._view()
+            await self._wait_for_reopen()
+        while True:
+            # A closed case whose appeal waits for its ruling stays until the ruling
+            # (domain/appeal).
+            while self._state.outcome is None or self._state.appeal_pending:
+                await self._wait_for_alarm()
+                if self._history_full():
+                    await self._continue_as_new()
+            # A closed case's linkage was asked to cancel: the case ends after it has, so the
+            # child's end reaches an open parent (the record and the Temporal UI both see it).
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() and not self._linked()
+            )
+            if self._state.outcome is not None and not self._state.appeal_pending:
+                # no reopen (nor appeal) slipped in before the end
+                return self._view()
+
+    async def _wait_for_reopen(self) -> None:
+        """A closed case's next run, started to reopen it (see the README): it waits for the
+        `reopen` Update that follows the start, at most until the reopen window closes."""
+        until = self._state.reopen_until()
+        if self._state.outcome is None or until is None or until <= workflow.now():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._state.outcome is None,
+                timeout=until - workflow.now(),
+                timeout_summary="reopen window",
+            )
 
     @workflow.update
     async def routed(self) -> CaseView:
@@ -359,6 +378,7 @@ class CaseWorkflow:
             sa.CASE_CHANNEL.value_set(self._intake.channel.value),
             sa.CASE_OVERDUE.value_set(state.overdue),
             sa.CASE_ESCALATION_LEVEL.value_set(state.escalation_level),
+            sa.CASE_HANDOFFS.value_set(state.handoffs),
             sa.CASE_DUE_AT.value_set(pending[0].due_at)
             if pending
             else sa.CASE_DUE_AT.value_unset(),

@@ -12,6 +12,8 @@ CASE_CHANNEL = SearchAttributeKey.for_keyword("CaseChannel")
 CASE_DUE_AT = SearchAttributeKey.for_datetime("CaseDueAt")
 CASE_OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
 CASE_ESCALATION_LEVEL = SearchAttributeKey.for_int("CaseEscalationLevel")
+# Returns and reassignments so far (a routing ruling is one): cases that bounce between units.
+CASE_HANDOFFS = SearchAttributeKey.for_int("CaseHandoffs")
 # open / completed / cancelled while a multi-agency linkage exists (unset before).
 CASE_LINKAGE = SearchAttributeKey.for_keyword("CaseLinkage")
 
@@ -27,4 +29,5 @@ ALL = (
     CASE_OVERDUE,
     CASE_ESCALATION_LEVEL,
     CASE_LINKAGE,
+    CASE_HANDOFFS,
 )

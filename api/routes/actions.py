@@ -20,6 +20,7 @@ from domain.case import (
     CaseStatus,
     ConfirmInput,
     ContactInput,
+    DisputeInput,
     EscalateInput,
     ExtensionDecisionInput,
     ExtensionRequestInput,
@@ -34,6 +35,7 @@ from domain.case import (
     ResumeInput,
     ReturnInput,
     ReviewCloseInput,
+    RuleOnReturnInput,
     SuspendInput,
     UrgeInput,
     VerifyInput,
@@ -83,6 +85,23 @@ async def reassign(case_id: CaseId, body: ReassignInput, act: Act) -> CaseOut:
     if await act.lookup(Unit, body.unit) is None:
         raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
     return await act(case_id, Action.reassign, body)
+
+
+@router.post("/{case_id}/dispute", response_model=CaseOut, responses=_ERRORS)
+async def dispute(case_id: CaseId, body: DisputeInput, act: Act) -> CaseOut:
+    """The dispatcher disputes a unit's return: the governance centre rules (`rule_on_return`)
+    within the policy's limit, with a reminder before and the ladder after; nothing stops."""
+    return await act(case_id, Action.dispute, body)
+
+
+@router.post("/{case_id}/rule_on_return", response_model=CaseOut, responses=_ERRORS)
+async def rule_on_return(case_id: CaseId, body: RuleOnReturnInput, act: Act) -> CaseOut:
+    """裁定: the governance centre names the unit that must take the disputed case; it gets
+    fresh clocks and may not return the case again."""
+    act.permit("rule_on_return")  # before the unit is looked up
+    if await act.lookup(Unit, body.unit) is None:
+        raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
+    return await act(case_id, Action.rule_on_return, body)
 
 
 @router.post("/{case_id}/reject", response_model=CaseOut, responses=_ERRORS)
@@ -185,7 +204,10 @@ async def review_close(case_id: CaseId, body: ReviewCloseInput, act: Act) -> Cas
 
 @router.post("/{case_id}/reopen", response_model=CaseOut, responses=_ERRORS)
 async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
-    """A supervisor sends a twice-unsatisfied case back to the unit (fresh reply deadline)."""
+    """重办: back to the same unit with a fresh reply deadline. A supervisor sends a
+    twice-unsatisfied case back from review; the resident (its token, or a dispatcher for it)
+    reopens a closed case within the policy's window (30 days by default), in a new run of
+    its workflow."""
     return await act(case_id, Action.reopen, body)
 
 

@@ -99,6 +99,7 @@ def _csv(report: FlowReport) -> str:
         "time_in_state": report.time_in_state,
         "backlog": report.backlog,
         "handoffs": report.handoffs,
+        "handoffs_by_unit": report.handoffs_by_unit,
         "breaches": report.breaches,
     }
     for table, rows in tables.items():

@@ -51,6 +51,9 @@ ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "confirm": ("POST", "/confirm", {}),
     "report": ("POST", "/linkage/report", {"agency": "DA-POLICE"}),
     "reject": ("POST", "/reject", {"reason": "非政府职责"}),
+    "dispute": ("POST", "/dispute", {"reason": "退单理由不成立"}),
+    "rule_on_return": ("POST", "/rule_on_return", {"unit": "GT-C01-G01", "reason": "责任区内"}),
+    "reopen": ("POST", "/reopen", {"reason": "问题又出现了"}),
 }
 
 # Who is asking. The committee is a handler of community C01's residents' committee; its own
@@ -79,26 +82,26 @@ FOREIGN = {
 # fmt: off
 #                  read events accept return contact progress reply rate urge escalate
 #                  suspend request_ext approve_ext open_linkage resolve_on_site verify confirm
-#                  report reject
+#                  report reject dispute rule_on_return reopen
 MATRIX: dict[tuple[str, str], str] = {
-    ("dispatcher", "own"):       "R R 403 403 403 403 403 R R R  403 403 403 R 403 403 403 403 R",
-    ("dispatcher", "foreign"):   "R R 403 403 403 403 403 R R R  403 403 403 R 403 403 403 403 R",
-    ("unit_handler", "own"):     "R R R R R R R 403 403 403      R R 403 403 403 403 R 403 403",
-    ("unit_handler", "foreign"): "404 404 404 404 404 404 404 403 403 403 404 404 403 403 403 403 404 403 403",  # noqa: E501
-    ("committee", "own"):        "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 R 403 403",  # noqa: E501
-    ("committee", "foreign"):    "404 404 404 404 404 404 404 403 403 403 404 404 403 403 403 403 404 403 403",  # noqa: E501
-    ("grid_worker", "own"):      "R R 403 403 403 403 403 403 403 403 403 403 403 403 R R 403 403 403",  # noqa: E501
-    ("grid_worker", "foreign"):  "404 404 403 403 403 403 403 403 403 403 403 403 403 403 404 404 403 403 403",  # noqa: E501
-    ("supervisor", "own"):       "R R 403 403 403 403 403 403 R R 403 403 R R 403 403 R 403 403",
-    ("supervisor", "foreign"):   "404 404 403 403 403 403 403 403 404 404 403 403 404 404 403 403 404 403 403",  # noqa: E501
-    ("agency", "own"):           "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 R 403",  # noqa: E501
-    ("agency", "foreign"):       "404 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 404 403",  # noqa: E501
-    ("operator", "own"):         "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",  # noqa: E501
-    ("operator", "foreign"):     "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",  # noqa: E501
-    ("admin", "own"):            "R R R R R R R R R R R R R R R R R R R",
-    ("admin", "foreign"):        "R R R R R R R R R R R R R R R R R R R",
-    ("resident", "own"):         "R R 403 403 403 403 403 R 403 403 403 403 403 403 403 403 403 403 403",  # noqa: E501
-    ("resident", "foreign"):     "404 404 403 403 403 403 403 404 403 403 403 403 403 403 403 403 403 403 403",  # noqa: E501
+    ("dispatcher", "own"):       "R R 403 403 403 403 403 R R R  403 403 403 R 403 403 403 403 R R 403 R",  # noqa: E501
+    ("dispatcher", "foreign"):   "R R 403 403 403 403 403 R R R  403 403 403 R 403 403 403 403 R R 403 R",  # noqa: E501
+    ("unit_handler", "own"):     "R R R R R R R 403 403 403      R R 403 403 403 403 R 403 403 403 403 403",  # noqa: E501
+    ("unit_handler", "foreign"): "404 404 404 404 404 404 404 403 403 403 404 404 403 403 403 403 404 403 403 403 403 403",  # noqa: E501
+    ("committee", "own"):        "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 R 403 403 403 403 403",  # noqa: E501
+    ("committee", "foreign"):    "404 404 404 404 404 404 404 403 403 403 404 404 403 403 403 403 404 403 403 403 403 403",  # noqa: E501
+    ("grid_worker", "own"):      "R R 403 403 403 403 403 403 403 403 403 403 403 403 R R 403 403 403 403 403 403",  # noqa: E501
+    ("grid_worker", "foreign"):  "404 404 403 403 403 403 403 403 403 403 403 403 403 403 404 404 403 403 403 403 403 403",  # noqa: E501
+    ("supervisor", "own"):       "R R 403 403 403 403 403 403 R R 403 403 R R 403 403 R 403 403 403 R R",  # noqa: E501
+    ("supervisor", "foreign"):   "404 404 403 403 403 403 403 403 404 404 403 403 404 404 403 403 404 403 403 403 404 404",  # noqa: E501
+    ("agency", "own"):           "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 R 403 403 403 403",  # noqa: E501
+    ("agency", "foreign"):       "404 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 404 403 403 403 403",  # noqa: E501
+    ("operator", "own"):         "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",  # noqa: E501
+    ("operator", "foreign"):     "R R 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",  # noqa: E501
+    ("admin", "own"):            "R R R R R R R R R R R R R R R R R R R R R R",
+    ("admin", "foreign"):        "R R R R R R R R R R R R R R R R R R R R R R",
+    ("resident", "own"):         "R R 403 403 403 403 403 R 403 403 403 403 403 403 403 403 403 403 403 403 403 R",  # noqa: E501
+    ("resident", "foreign"):     "404 404 403 403 403 403 403 404 403 403 403 403 403 403 403 403 403 403 403 403 403 404",  # noqa: E501
 }
 # fmt: on
 

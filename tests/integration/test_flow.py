@@ -88,6 +88,11 @@ async def test_flow_of_a_month(app: Any, september: list[str], operator: dict[st
         "handoffs": 2,
         "per_case": 0.5,
     }
+    # The grid team returned it; then the dispatcher (None) sent it to the committee.
+    assert body["handoffs_by_unit"] == [
+        {"unit": "GT-C03-G01", "handoffs": 1},
+        {"unit": None, "handoffs": 1},
+    ]
     assert body["breaches"] == [
         {"grid": "C05-G01", "community": "C05", "cases": 1, "breached_cases": 1, "breaches": 2}
     ]
@@ -114,7 +119,7 @@ async def test_csv_has_one_line_per_row_of_every_table(
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     lines = list(csv.DictReader(io.StringIO(got.text)))
     tables = {line["table"] for line in lines}
-    assert tables == {"time_in_state", "backlog", "handoffs", "breaches"}
+    assert tables == {"time_in_state", "backlog", "handoffs", "handoffs_by_unit", "breaches"}
     breach = next(line for line in lines if line["table"] == "breaches")
     assert (breach["grid"], breach["breaches"], breach["unit"]) == ("C05-G01", "2", "")
 

@@ -117,6 +117,8 @@ async def test_march_by_community_counts_and_rates_are_exact(
         "accepted_on_time": 5,
         "replied": 5,
         "replied_on_time": 4,
+        "reopened": 0,
+        "handed_off": 1,  # the returned case (returned, then reassigned)
     }
     assert c03["rates"] == {
         "completion": rate(round(6 / 7, 6), 6, 7),

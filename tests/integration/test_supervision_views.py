@@ -105,12 +105,16 @@ async def test_every_operator_query_in_the_readme_runs_and_finds_its_cases(
 ) -> None:
     address = dev_server.client.service_client.config.target_host
     queries = operator_queries()
-    assert len(queries) == 4
+    assert len(queries) == 5
     linked = await file(api, category="petition.collective", location={"address": "沧口三社区"})
     high = await file(api, location={"address": "C01 某楼", "grid": "C01-G03"})
     for _ in range(2):
         escalate = await api.post(f"/v1/cases/{high['id']}/escalate", json={"reason": "久拖"})
         assert escalate.status_code == 200
+    bounced = await file(api)
+    for action, body in (("return", {"reason": "不归我们"}), ("reassign", {"unit": "CO-C01"})):
+        moved = await api.post(f"/v1/cases/{bounced['id']}/{action}", json=body)
+        assert moved.status_code == 200, moved.text
 
     async def found(query: str) -> set[str]:
         out = await run_cli(
@@ -131,8 +135,12 @@ async def test_every_operator_query_in_the_readme_runs_and_finds_its_cases(
             in await found(queries["escalated to the subdistrict (ladder level 2) or higher"])
             and linked["id"] in await found(queries["a multi-agency linkage is open"])
             and high["id"] in await found(due_soon)
+            and bounced["id"]
+            in await found(queries["bounced between units: returned or reassigned twice or more"])
         )
 
     assert await eventually(all_visible, within=15)
     overdue = await found(queries["overdue cases in a community"])
     assert high["id"] not in overdue and linked["id"] not in overdue  # nothing of ours is late
+    bounced_twice = queries["bounced between units: returned or reassigned twice or more"]
+    assert high["id"] not in await found(bounced_twice)

@@ -143,7 +143,7 @@ def test_a_closed_case_is_appealed_and_ruled_and_its_ruling_has_a_clock() -> Non
     story.act(240, Action.rate, RateInput(grade=Grade.unsatisfied), DISPATCHER)
     story.act(300, Action.review_close, ReviewCloseInput(verdict="已尽力"), SUPERVISOR)
     assert story.state.outcome is not None
-    assert allowed_actions(story.state) == [Action.appeal]
+    assert allowed_actions(story.state) == [Action.reopen, Action.appeal]
     assert lifecycle.next_alarm(story.state) is None
     story.act(400, Action.appeal, appeal())
     alarm = lifecycle.next_alarm(story.state)
@@ -156,7 +156,7 @@ def test_a_closed_case_is_appealed_and_ruled_and_its_ruling_has_a_clock() -> Non
         SUPERVISOR,
     )
     assert lifecycle.next_alarm(story.state) is None
-    assert allowed_actions(story.state) == []  # nothing left to appeal
+    assert allowed_actions(story.state) == [Action.reopen]  # nothing left to appeal
     assert replay(story.events) == story.state
 
 

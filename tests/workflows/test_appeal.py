@@ -87,7 +87,8 @@ async def test_a_closed_cases_appeal_is_a_workflow_of_its_own_writing_the_cases_
     await time_skipping.sleep(timedelta(hours=3))  # the 2 h accept deadline is missed
     await handled(handle)
     closed = await act(handle, Action.rate, RateInput(grade=Grade.satisfied))
-    assert closed.status is CaseStatus.closed and closed.allowed_actions == [Action.appeal]
+    assert closed.status is CaseStatus.closed
+    assert closed.allowed_actions == [Action.reopen, Action.appeal]
     # As the API does: the state the record tells, then the appeal.
     async with sessions() as session:
         state = replay(await cases.events(session, handle.id))
