@@ -61,6 +61,7 @@ from domain.routing import NoRoutingRule, RoutingRule, route
 from domain.sla import DeadlineKind, SlaPolicy, select_policy
 from domain.state import CaseState
 from domain.state import view as state_view
+from domain.visit import VisitInput
 
 PREFIX = "GEN"
 BATCH = 5_000
@@ -142,6 +143,11 @@ class CaseSpec:
     first_grade: str | None = None  # "unsatisfied": one re-handling before the final rating
     grade: str | None = "satisfied"  # None: nobody rated (closed unrated)
     solved: bool | None = True
+    # 回访: rated in the app (a sample of those is verified by a call), or by the desk's call,
+    # which first misses the resident on this many working days (the policy's number of misses
+    # closes the case unreachable).
+    rated_in_app: bool = False
+    unreached: int = 0
     reply_share: float = 0.4  # how much of the reply limit the unit takes
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -264,8 +270,38 @@ class _Life:
         self.act(when, Action.reply, ReplyInput(result="已处理完毕并回复诉求人"), PEOPLE[2])
 
     def rate(self, grade: str, solved: bool | None) -> None:
-        rating = RateInput(grade=Grade(grade), solved=solved)
-        self.act(self.now + timedelta(hours=20), Action.rate, rating, "诉求人")
+        """回访/评价: the resident rates in the app (a sampled rating is verified by a call),
+        or the desk calls from the day the visit is due, missing the resident on
+        `spec.unreached` working days first (the policy's number closes it unreachable)."""
+        reached = VisitInput(reached=True, grade=Grade(grade), solved=solved)
+        if self.spec.rated_in_app:
+            rating = RateInput(grade=Grade(grade), solved=solved)
+            resident = Principal(subject="诉求人", role=Role.resident, case_id=self.intake.case_id)
+            self.until(self.now + timedelta(hours=20))
+            signed = rating.model_copy(update={"principal": resident})
+            self.take(lifecycle.act(self.state, Action.rate, signed, self.now))
+            if self.state.verification == "pending":
+                self.visit(0, reached)
+            return
+        for attempt in range(self.spec.unreached):
+            self.visit(attempt, VisitInput(reached=False, note="无人接听"))
+            if self.state.outcome is not None:  # closed unreachable
+                return
+        self.visit(self.spec.unreached, reached)
+
+    def visit(self, attempt: int, call: VisitInput) -> None:
+        """One call of the desk, on the `attempt`-th working day after the visit is due, at 10:00;
+        a call that would come after the rating window lets the window close the case."""
+        state = self.state
+        assert state.visit_due_at is not None and state.routed is not None
+        due = state.visit_due_at.astimezone(SUBDISTRICT_TZ)
+        day = state.routed.working_days.add(due, attempt).replace(hour=10, minute=0, second=0)
+        moment = max(day, due, self.now + timedelta(minutes=5)).astimezone(UTC)
+        window = state.deadlines[DeadlineKind.rating].due_at
+        if moment >= window:
+            self.until(window)
+            return
+        self.act(moment, Action.visit, call, "回访员")
 
     def play(self) -> None:
         spec = self.spec
@@ -448,6 +484,8 @@ def draw_specs(
             channel = rng.choices(channels, channel_weights)[0]
             government = ref.categories[category].government_matter
             roll = rng.random()
+            app = channel == "app" and rng.random() < 0.7  # the others wait for the desk's call
+            unreached = rng.choices((0, 1, 2, 3), (88, 6, 3, 3))[0]  # 3: closed unreachable
             grade: str | None = (
                 None
                 if roll < 0.08
@@ -480,6 +518,8 @@ def draw_specs(
                         "unsatisfied": 0.1,
                     }[grade],
                     reply_share=rng.uniform(0.05, 0.6),
+                    rated_in_app=app,
+                    unreached=0 if app else unreached,
                 )
             )
     return specs

@@ -47,7 +47,7 @@ HAND_MADE = [
     spec(returned=True, reply_late=True),
     spec(
         grid="C05-G01",
-        received_at=at(20),
+        received_at=at(11),  # its return visits (a working day after each reply) end in March
         first_grade="unsatisfied",
         grade="unsatisfied",
         solved=False,
@@ -149,7 +149,7 @@ async def test_periods_are_local_days_and_to_is_included(
     groups = {tuple(r["group"].values()): r["counts"]["received"] for r in body["rows"]}
     assert groups == {
         ("2024-03-05", "2024-W10", "2024-03"): 6,
-        ("2024-03-20", "2024-W12", "2024-03"): 1,
+        ("2024-03-11", "2024-W11", "2024-03"): 1,
         ("2024-03-31", "2024-W13", "2024-03"): 1,
     }
     before = (await api.get("/v1/stats", params={"from": "2024-03-01", "to": "2024-03-30"})).json()
@@ -260,6 +260,16 @@ async def test_a_generated_month_agrees_with_its_event_log(
     assert total["overdue"] > 0 and total["returned"] > 0 and total["unrated"] > 0
     assert total["satisfied"] > total["basically_satisfied"] > 0
     assert total["rated"] < total["closed"]
+    # 回访: the desk's calls, some missing the resident first, some never reaching them.
+    async with sessions() as session:
+        calls = await session.scalars(
+            select(CaseEventRow.data).where(
+                CaseEventRow.case_id.in_(ids), CaseEventRow.type == "visit"
+            )
+        )
+        reached = [call["reached"] for call in calls]
+    assert reached.count(True) > reached.count(False) > 0
+    assert total["unreachable"] > 0
 
 
 async def test_the_rollup_follows_every_change_of_a_case(
