@@ -172,6 +172,9 @@ PUBLIC_STEPS: dict[str, Step] = {
     "return": Step(
         "internal_referral", "承办单位退回,正在重新派单", "Being passed to the right unit"
     ),
+    "rule_on_return": Step(
+        "internal_referral", "综治中心裁定由{unit}承办", "Assigned to {unit} by the centre"
+    ),
     "accept": Step("in_progress", "{unit}已签收", "Accepted by {unit}"),
     "contact": Step("in_progress", "承办单位已联系诉求人", "The unit has contacted the reporter"),
     "progress": Step("in_progress", "正在办理", "Work in progress"),
