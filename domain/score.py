@@ -1,7 +1,9 @@
 """考评: the monthly score of a unit or a community, and the ranking it gives.
 
-A score is a weighted mean of the group's rates (domain.kpi), out of 100. The weights come from
-configuration (`GRIDCASE_SCORE_WEIGHTS`); a rate where lower is better (unreachable) counts as
+A score is a weighted mean of the group's rates (domain.kpi) and its reopen rate (reopened /
+replied: how often a replied case was sent back to the unit, by a supervisor's review or by the
+resident after closure), out of 100. The weights come from configuration
+(`GRIDCASE_SCORE_WEIGHTS`); a rate where lower is better (unreachable, reopen) counts as
 1 - rate. A rate with nothing in its denominator (no case was rated, say) is left out and the
 other weights share its part, so a unit is neither rewarded nor punished for what it never had.
 Each rate's `points` are what it added: they sum to the score (up to rounding).
@@ -19,24 +21,31 @@ from pydantic import BaseModel
 from domain.kpi import RATE_KEYS, Counts, Rate, rates
 
 SCORE_KEYS = ("unit", "community")
+SCORE_RATES = (*RATE_KEYS, "reopen")
 # Rates where lower is better: they score 1 - rate.
-LOWER_IS_BETTER = frozenset({"unreachable"})
+LOWER_IS_BETTER = frozenset({"unreachable", "reopen"})
 # The default weights (a city sets its own): satisfaction weighs most, as in 12345 assessments.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "completion": 0.15,
+    "completion": 0.10,
     "response": 0.15,
     "on_time": 0.20,
     "satisfaction": 0.25,
-    "resolution": 0.15,
+    "resolution": 0.10,
     "unreachable": 0.10,
+    "reopen": 0.10,
 }
+
+
+def score_rates(counts: Counts) -> dict[str, Rate]:
+    """The rates a score weighs: the KPI rates and the reopen rate."""
+    return {**rates(counts), "reopen": Rate.of(counts.reopened, counts.replied)}
 
 
 def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """The weights, if each names a rate, none is negative and some are positive."""
-    unknown = sorted(set(weights) - set(RATE_KEYS))
+    unknown = sorted(set(weights) - set(SCORE_RATES))
     if unknown:
-        raise ValueError(f"no such rate to weigh: {', '.join(unknown)} (rates: {RATE_KEYS})")
+        raise ValueError(f"no such rate to weigh: {', '.join(unknown)} (rates: {SCORE_RATES})")
     if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
         raise ValueError("score weights are zero or more, and at least one is more than zero")
     return dict(weights)
@@ -72,7 +81,7 @@ class Figures(BaseModel):
 
     @classmethod
     def of(cls, counts: Counts, weights: Mapping[str, float]) -> Figures:
-        figures = rates(counts)
+        figures = score_rates(counts)
         scored = score(figures, weights)
         return cls(score=scored.value, points=scored.points, counts=counts, rates=figures)
 

@@ -16,10 +16,10 @@ from api.auth import CurrentPrincipal
 from api.deps import SessionDep, SettingsDep
 from api.edge import instant
 from api.errors import InvalidQuery
-from api.routes.stats import RATE_COLUMNS, rate_cells, scoped_stats
+from api.routes.stats import rate_cells, rate_columns, scoped_stats
 from db import stats
 from domain.kpi import COUNT_KEYS, local_range
-from domain.score import ScoreRow, ranking
+from domain.score import SCORE_RATES, ScoreRow, ranking
 
 router = APIRouter(prefix="/v1/scores", tags=["stats"])
 
@@ -91,8 +91,9 @@ def _csv(by: str, weighed: list[str], rows: list[ScoreRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     points = [f"{k}_points" for k in weighed]
-    raw = [f"raw_{c}" for c in RATE_COLUMNS]
-    header = ["rank", by, "score", "raw_score", "exempted", *points, *COUNT_KEYS, *RATE_COLUMNS]
+    columns = rate_columns(SCORE_RATES)
+    raw = [f"raw_{c}" for c in columns]
+    header = ["rank", by, "score", "raw_score", "exempted", *points, *COUNT_KEYS, *columns]
     writer.writerow([*header, *raw])
     for row in rows:
         counts = row.counts.model_dump()
@@ -105,8 +106,8 @@ def _csv(by: str, weighed: list[str], rows: list[ScoreRow]) -> str:
                 row.exempted,
                 *("" if row.points[k] is None else row.points[k] for k in weighed),
                 *(counts[k] for k in COUNT_KEYS),
-                *rate_cells(row.rates),
-                *rate_cells(row.raw.rates),
+                *rate_cells(row.rates, SCORE_RATES),
+                *rate_cells(row.raw.rates, SCORE_RATES),
             ]
         )
     return out.getvalue()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
@@ -124,13 +125,14 @@ async def scoped_stats(
 
 
 # Every rate as three CSV columns: its value, numerator and denominator.
-RATE_COLUMNS = [f"{r}_{part}" for r in RATE_KEYS for part in ("rate", "numerator", "denominator")]
+def rate_columns(keys: Sequence[str] = RATE_KEYS) -> list[str]:
+    return [f"{r}_{part}" for r in keys for part in ("rate", "numerator", "denominator")]
 
 
-def rate_cells(rates: dict[str, Rate]) -> list[Any]:
+def rate_cells(rates: dict[str, Rate], keys: Sequence[str] = RATE_KEYS) -> list[Any]:
     return [
         value
-        for r in RATE_KEYS
+        for r in keys
         for value in (
             "" if rates[r].value is None else rates[r].value,
             rates[r].numerator,
@@ -142,7 +144,7 @@ def rate_cells(rates: dict[str, Rate]) -> list[Any]:
 def _csv(keys: list[str], rows: list[StatsRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*keys, *COUNT_KEYS, *RATE_COLUMNS])
+    writer.writerow([*keys, *COUNT_KEYS, *rate_columns()])
     for row in rows:
         counts = row.counts.model_dump()
         group = ["" if row.group[k] is None else row.group[k] for k in keys]

@@ -76,27 +76,29 @@ async def test_units_are_ranked_by_the_weighted_mean_of_their_rates(
     assert got.status_code == 200, got.text
     body = got.json()
     assert (body["month"], body["by"]) == ("2025-05", "unit")
-    # Default weights: completion .15, response .15, on-time .2, satisfaction .25,
-    # resolution .15, unreachable .1 (counted as 1 - rate).
+    # Default weights: completion .1, response .15, on-time .2, satisfaction .25,
+    # resolution .1, unreachable .1 and reopen .1 (both counted as 1 - rate; none here).
     # GT-C05-G01: every rate 1 (its unrated case only leaves the rated denominators at 1).
     # GT-C03-G01: response 2/3 and resolution 2/3, the rest 1:
-    #   .15 + .1 + .2 + .25 + .1 + .1 = .9
+    #   .1 + .1 + .2 + .25 + .0667 + .1 + .1 = .9167
     # SD-URBAN: response 0, nothing rated (satisfaction and resolution leave their weight to
-    #   the others): (.15 + 0 + .2 + .1) / .6 = .75
+    #   the others): (.1 + 0 + .2 + .1 + .1) / .65 = .7692
     assert ranked(body, "unit") == [
         ("GT-C05-G01", 1, 100.0),
-        ("GT-C03-G01", 2, 90.0),
-        ("SD-URBAN", 3, 75.0),
+        ("GT-C03-G01", 2, 91.67),
+        ("SD-URBAN", 3, 76.92),
     ]
     c03 = body["rows"][1]
     assert c03["points"] == {
-        "completion": 15.0,
+        "completion": 10.0,
         "response": 10.0,
         "on_time": 20.0,
         "satisfaction": 25.0,
-        "resolution": 10.0,
+        "resolution": 6.67,
         "unreachable": 10.0,
+        "reopen": 10.0,
     }
+    assert c03["rates"]["reopen"] == {"value": 0.0, "numerator": 0, "denominator": 3}
     assert c03["rates"]["response"] == {"value": round(2 / 3, 6), "numerator": 2, "denominator": 3}
     assert c03["rates"]["resolution"] == {
         "value": round(2 / 3, 6),
@@ -106,12 +108,13 @@ async def test_units_are_ranked_by_the_weighted_mean_of_their_rates(
     assert c03["counts"]["received"] == 3 and c03["counts"]["basically_satisfied"] == 1
     urban = body["rows"][2]
     assert urban["points"] == {
-        "completion": 25.0,
+        "completion": 15.38,
         "response": 0.0,
-        "on_time": 33.33,
+        "on_time": 30.77,
         "satisfaction": None,
         "resolution": None,
-        "unreachable": 16.67,
+        "unreachable": 15.38,
+        "reopen": 15.38,
     }
     assert urban["rates"]["satisfaction"] == {"value": None, "numerator": 0, "denominator": 0}
 
@@ -121,8 +124,8 @@ async def test_communities_are_ranked_on_all_their_units_cases(
 ) -> None:
     body = (await api.get("/v1/scores", params={"month": "2025-05", "by": "community"})).json()
     # C05 = GT-C05-G01 + SD-URBAN: response 2/3, everything else 1 (1 rated, satisfied, solved):
-    #   .15 + .1 + .2 + .25 + .15 + .1 = .95. C03 is GT-C03-G01 alone: .9.
-    assert ranked(body, "community") == [("C05", 1, 95.0), ("C03", 2, 90.0)]
+    #   .1 + .1 + .2 + .25 + .1 + .1 + .1 = .95. C03 is GT-C03-G01 alone: .9167.
+    assert ranked(body, "community") == [("C05", 1, 95.0), ("C03", 2, 91.67)]
     assert body["rows"][0]["counts"]["received"] == 3
 
 
@@ -131,11 +134,11 @@ async def test_a_community_supervisor_sees_only_its_community(
 ) -> None:
     c03 = bearer("supervisor", community="C03")
     units = await api.get("/v1/scores", params={"month": "2025-05", "by": "unit"}, headers=c03)
-    assert ranked(units.json(), "unit") == [("GT-C03-G01", 1, 90.0)]
+    assert ranked(units.json(), "unit") == [("GT-C03-G01", 1, 91.67)]
     places = await api.get(
         "/v1/scores", params={"month": "2025-05", "by": "community"}, headers=c03
     )
-    assert ranked(places.json(), "community") == [("C03", 1, 90.0)]
+    assert ranked(places.json(), "community") == [("C03", 1, 91.67)]
     for role, scope in (("unit_handler", {"unit": "GT-C03-G01"}), ("resident", {})):
         refused = await api.get(
             "/v1/scores", params={"month": "2025-05", "by": "unit"}, headers=bearer(role, **scope)
@@ -155,13 +158,14 @@ async def test_csv_has_the_rank_score_points_and_every_rates_parts(
     lines = list(csv.DictReader(io.StringIO(got.text)))
     assert [(r["rank"], r["unit"], r["score"]) for r in lines] == [
         ("1", "GT-C05-G01", "100.0"),
-        ("2", "GT-C03-G01", "90.0"),
-        ("3", "SD-URBAN", "75.0"),
+        ("2", "GT-C03-G01", "91.67"),
+        ("3", "SD-URBAN", "76.92"),
     ]
     urban = lines[2]
     assert (urban["satisfaction_points"], urban["satisfaction_rate"]) == ("", "")
     assert (urban["response_numerator"], urban["response_denominator"]) == ("0", "1")
-    assert urban["on_time_points"] == "33.33" and urban["received"] == "1"
+    assert urban["on_time_points"] == "30.77" and urban["received"] == "1"
+    assert (urban["reopen_rate"], urban["reopen_denominator"]) == ("0.0", "1")
 
 
 async def test_weights_come_from_the_configuration(

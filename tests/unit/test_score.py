@@ -14,7 +14,7 @@ def counts(**figures: int) -> Counts:
 
 
 # 4 received, all closed; 3 of 4 accepted on time; 4 replied, 2 on time; 2 rated, both
-# satisfied, 1 solved; 1 unreachable of 4 replied.
+# satisfied, 1 solved; 1 unreachable and 1 reopened of 4 replied.
 MIXED = counts(
     received=4,
     dispatched=4,
@@ -26,23 +26,26 @@ MIXED = counts(
     satisfied=2,
     solved=1,
     unreachable=1,
+    reopened=1,
 )
 
 
-def test_score_is_the_weighted_mean_with_unreachable_counted_against() -> None:
+def test_score_is_the_weighted_mean_with_unreachable_and_reopen_counted_against() -> None:
     (row,) = ranking("unit", {"U1": MIXED}, DEFAULT_WEIGHTS)
     # completion 1, response .75, on-time .5, satisfaction 1, resolution .5, unreachable .25
-    # (counts .75): .15 + .1125 + .1 + .25 + .075 + .075 = .7625
+    # and reopen .25 (each counts .75): .1 + .1125 + .1 + .25 + .05 + .075 + .075 = .7625
     assert row.score == 76.25
     assert row.points == {
-        "completion": 15.0,
+        "completion": 10.0,
         "response": 11.25,
         "on_time": 10.0,
         "satisfaction": 25.0,
-        "resolution": 7.5,
+        "resolution": 5.0,
         "unreachable": 7.5,
+        "reopen": 7.5,
     }
     assert row.rates["unreachable"].numerator == 1 and row.rates["unreachable"].denominator == 4
+    assert (row.rates["reopen"].numerator, row.rates["reopen"].denominator) == (1, 4)
 
 
 def test_a_rate_with_no_denominator_leaves_its_weight_to_the_others() -> None:
@@ -56,9 +59,10 @@ def test_a_rate_with_no_denominator_leaves_its_weight_to_the_others() -> None:
         unrated=2,
     )
     (row,) = ranking("unit", {"U2": unrated}, DEFAULT_WEIGHTS)
-    # satisfaction and resolution have no rated case: .15 + .075 + .2 + .1 over .6
+    # satisfaction and resolution have no rated case: (.1 + .075 + .2 + .1 + .1) / .65
     assert row.points["satisfaction"] is None and row.points["resolution"] is None
-    assert row.score == round(100 * 0.525 / 0.6, 2) == 87.5
+    assert row.score == 88.46  # 100 * .575 / .65 = 88.4615...
+    assert row.points["on_time"] == 30.77  # 100 * .2 / .65
 
 
 def test_nothing_to_weigh_is_no_score_and_no_rank() -> None:
@@ -109,7 +113,7 @@ def test_exempted_cases_leave_the_score_and_raw_keeps_them() -> None:
     assert row.exempted == 1
     assert row.raw.score == 76.25 and row.raw.counts == MIXED
     # Left: 3 received and closed, 3 of 3 accepted on time, 2 on time of 3 replied, 1 rated,
-    # satisfied and solved, 1 unreachable of 3:
-    # .15 + .15 + .2 * 2/3 + .25 + .15 + .1 * 2/3 = .9
+    # satisfied and solved, 1 unreachable and 1 reopened of 3:
+    # .1 + .15 + .2 * 2/3 + .25 + .1 + .1 * 2/3 + .1 * 2/3 = .866667
     assert row.counts.received == 3 and row.rates["on_time"].denominator == 3
-    assert row.score == 90.0
+    assert row.score == 86.67
