@@ -195,13 +195,21 @@ COMMITTEE_ACTIONS = frozenset({"read", "confirm"})
 PART_ACTIONS = frozenset({"read", "report", "agency_done"})
 
 
+# What only the subdistrict's governance centre decides (a supervisor with no community): a
+# dispute between units is ruled above the communities they work in.
+CENTRE_ACTIONS = frozenset({"rule_on_return"})
+
+
 def permitted(principal: Principal, action: str, case: CaseScope) -> bool:
     """The principal may take `action` on this case: its role may, the case is in its scope,
     and whoever is in charge is responsible (谁主管谁负责): a unit signs for, contacts, replies,
     extends and suspends only the cases dispatched to it; its community's committee reads and
-    confirms. (An agency's own part of a linkage is checked against the part it names.)"""
+    confirms; only the governance centre rules on a disputed return. (An agency's own part of a
+    linkage is checked against the part it names.)"""
     if not (may(principal, action) and in_scope(principal, case)):
         return False
+    if action in CENTRE_ACTIONS and principal.role is Role.supervisor:
+        return principal.community is None
     if principal.role is Role.unit_handler and principal.unit != case.unit:
         part = principal.unit in case.agencies and action in PART_ACTIONS
         return part or action in COMMITTEE_ACTIONS

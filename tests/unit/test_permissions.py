@@ -66,3 +66,10 @@ def test_only_the_unit_in_charge_handles_its_committee_reads_and_confirms() -> N
     assert permitted(committee, "read", CASE) and permitted(committee, "confirm", CASE)
     assert not permitted(who(Role.unit_handler, unit="CO-C02"), "confirm", CASE)
     assert not permitted(who(Role.dispatcher), "accept", CASE)  # the role's table first
+
+
+def test_only_the_governance_centre_rules_on_a_disputed_return() -> None:
+    assert permitted(who(Role.supervisor), "rule_on_return", CASE)  # the subdistrict's
+    assert not permitted(who(Role.supervisor, community="C01"), "rule_on_return", CASE)
+    assert permitted(who(Role.supervisor, community="C01"), "urge", CASE)  # its own community's
+    assert not permitted(who(Role.dispatcher), "rule_on_return", CASE)
