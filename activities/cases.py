@@ -21,7 +21,7 @@ from domain.case import CaseIntake, CaseRecord, Channel, Routed, Severity
 from domain.common import InvalidReference
 from domain.governance import GovernanceConfig
 from domain.places import GridLocator, community_in_address
-from domain.routing import NoRoutingRule, route
+from domain.routing import NoRoutingRule, route, with_committee
 from domain.sla import select_policy
 from domain.split import Children
 
@@ -114,9 +114,9 @@ class CaseActivities:
             committee=committee,
             needs_linkage=category.linkage,
             linkage_agencies=[
-                committee if agency == "@community" else agency
+                member
                 for agency in category.linkage_agencies
-                if agency != "@community" or committee
+                if (member := with_committee(agency, committee))
             ],
         )
 

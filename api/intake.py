@@ -34,6 +34,7 @@ from db import cases, reference
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseReceived, CaseStatus, CaseView, missing_contact
 from domain.permissions import CaseScope, Principal
+from domain.state import CaseState, view
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 
@@ -196,35 +197,6 @@ async def _possible_duplicate(
 
 
 def _received_view(intake: CaseIntake, received: CaseReceived) -> CaseView:
-    return CaseView(
-        id=intake.case_id,
-        number=intake.number,
-        status=CaseStatus.received,
-        channel=intake.channel,
-        external_ref=intake.external_ref,
-        category=intake.category,
-        severity=intake.severity,
-        title=intake.title,
-        description=received.description,
-        address=intake.location.address,
-        community=intake.location.community,
-        grid=intake.location.grid,
-        unit=None,
-        rule=None,
-        overdue=False,
-        returns=0,
-        rehandled=False,
-        grade=None,
-        solved=None,
-        outcome=None,
-        received_at=received.at,
-        dispatched_at=None,
-        accepted_at=None,
-        contacted_at=None,
-        replied_at=None,
-        rated_at=None,
-        closed_at=None,
-        deadlines=[],
-        allowed_actions=[],
-        last_seq=0,
-    )
+    """The case as intake recorded it, before any routing: the model's view of a received case."""
+    state = CaseState(intake=intake, received_at=received.at)
+    return view(state, []).model_copy(update={"description": received.description})

@@ -38,6 +38,7 @@ async def case_flow(
             data["unit"].astext,
             data["channel"].astext,
             data["fixed"].astext,
+            data["due"]["verify"].astext,  # a reply with a site check due: verifying
             Case.category,
             Case.grid,
             Case.community,
@@ -49,7 +50,7 @@ async def case_flow(
     histories = []
     for case_id, events in groupby(rows, key=lambda r: r[0]):
         case_events = list(events)
-        _, _, _, _, _, _, category, grid, community = case_events[0]
+        *_, category, grid, community = case_events[0]
         histories.append(
             CaseHistory(
                 case_id=case_id,
@@ -57,10 +58,8 @@ async def case_flow(
                 grid=grid,
                 community=community,
                 events=[
-                    FlowEvent(
-                        type, at, {"unit": unit, "channel": channel, "fixed": fixed != "false"}
-                    )
-                    for _, type, at, unit, channel, fixed, *_ in case_events
+                    FlowEvent(type, at, _data(unit, channel, fixed, verify))
+                    for _, type, at, unit, channel, fixed, verify, *_ in case_events
                 ],
             )
         )
@@ -76,3 +75,13 @@ class FlowEvent:
     type: str
     at: datetime
     data: dict[str, Any]
+
+
+def _data(unit: str | None, channel: str | None, fixed: str | None, verify: str | None) -> Any:
+    """The part of an event's data the flow reads (domain.state.status_after, the unit)."""
+    data: dict[str, Any] = {"unit": unit, "channel": channel}
+    if fixed is not None:
+        data["fixed"] = fixed == "true"
+    if verify is not None:
+        data["due"] = {"verify": verify}
+    return data

@@ -23,14 +23,14 @@ from db.models import (
     Case,
     Category,
     Community,
-    EscalationLevel,
     Grid,
     Holiday,
     RoutingRuleRow,
+    RungRow,
     SlaPolicyRow,
     Unit,
 )
-from domain import lifecycle
+from domain import lifecycle, linkage
 from domain.allowed import allowed_actions
 from domain.calendar import SPAN, SUBDISTRICT_TZ, working_days_from
 from domain.case import (
@@ -52,12 +52,19 @@ from domain.case import (
     Severity,
     VerifyInput,
 )
-from domain.change import SYSTEM, Step
+from domain.change import Step
 from domain.common import ActionInput
 from domain.escalation import Rung
-from domain.linkage import AgencyStatus, LinkageChange, LinkageStatus
+from domain.linkage import (
+    AddAgencyInput,
+    AgencyDoneInput,
+    AgencyInput,
+    AgencyStatus,
+    LinkageAction,
+    LinkageStep,
+)
 from domain.permissions import Principal, Role
-from domain.routing import NoRoutingRule, RoutingRule, route
+from domain.routing import NoRoutingRule, RoutingRule, route, with_committee
 from domain.sla import DeadlineKind, SlaPolicy, select_policy
 from domain.state import CaseState
 from domain.state import view as state_view
@@ -68,6 +75,8 @@ BATCH = 5_000
 HEATING_MONTHS = (11, 12, 1, 2, 3)
 SUMMER_MONTHS = (6, 7, 8)
 CHANNELS = {"hotline": 50, "app": 25, "grid_patrol": 12, "walk_in": 8, "letter": 3, "open311": 2}
+# A summoned agency reports (报到) this long after the whistle.
+AGENCY_REPORTS = timedelta(minutes=30)
 PEOPLE = ("孙淑臻", "王秀梅", "刘建国", "张海燕", "李春华", "陈志强")
 CASE_COLUMNS = [c.name for c in Case.__table__.columns]
 # COPY takes JSONB as text.
@@ -85,7 +94,7 @@ class Reference:
     rules: dict[str, list[RoutingRule]]
     place_units: dict[str, str]  # grid or community code -> its grid team / committee
     policies: list[SlaPolicy]
-    ladder: list[EscalationLevel]
+    ladder: list[RungRow]
     holidays: dict[date, bool]  # the holidays table: day -> working?
     published_until: date | None
 
@@ -110,7 +119,7 @@ async def load_reference(session: AsyncSession) -> Reference:
     communities = (await session.execute(select(Community.code, Community.name))).all()
     categories = (await session.scalars(select(Category).order_by(Category.code))).all()
     policies = (await session.scalars(select(SlaPolicyRow))).all()
-    levels = (await session.scalars(select(EscalationLevel).order_by(EscalationLevel.level))).all()
+    levels = (await session.scalars(select(RungRow).order_by(RungRow.level))).all()
     holidays = dict((await session.execute(select(Holiday.day, Holiday.working))).all())
     fields = SlaPolicy.model_fields.keys()
     return Reference(
@@ -184,22 +193,67 @@ class _Life:
             ),
         )
         self.events: list[CaseEvent] = []
+        self.linkage: linkage.LinkageState | None = None  # what the linkage child would keep
         self.state = self.take(lifecycle.start(self.intake, received))
         self.now = received
 
     def take(self, step: Step) -> CaseState:
         self.state = step.state
         self.events += step.events
+        if step.start_linkage is not None:
+            self.linkage = linkage.start(step.start_linkage)
+        if step.cancel_linkage:
+            self.linkage = None
         return self.state
 
     def until(self, moment: datetime) -> None:
-        """Let time run to `moment`: every alarm due by then rings (up to `as_of`)."""
+        """Let time run to `moment`: every alarm due by then rings, the case's and its linkage's,
+        in order, and a summoned agency reports half an hour after the whistle (up to `as_of`)."""
         horizon = min(moment, self.as_of)
-        while (alarm := lifecycle.next_alarm(self.state)) is not None and alarm.at <= horizon:
-            self.take(lifecycle.ring(self.state, alarm, alarm.at))
+        while True:
+            alarm = lifecycle.next_alarm(self.state)
+            parts = self.linkage
+            part_alarm = linkage.next_alarm(parts) if parts else None
+            reporting = [
+                p for p in (parts.parts if parts else []) if p.status is AgencyStatus.summoned
+            ]
+            report_at = min((p.summoned_at + AGENCY_REPORTS for p in reporting), default=None)
+            first = min(
+                (at for at in (alarm and alarm.at, part_alarm and part_alarm.at, report_at) if at),
+                default=None,
+            )
+            if first is None or first > horizon:
+                break
+            if parts is not None and report_at == first:
+                part = next(p for p in reporting if p.summoned_at + AGENCY_REPORTS == first)
+                self.on_linkage(LinkageAction.report, AgencyInput(agency=part.unit), first)
+            elif parts is not None and part_alarm is not None and part_alarm.at == first:
+                self.told(linkage.ring(parts, part_alarm, first), first)
+            elif alarm is not None:
+                self.take(lifecycle.ring(self.state, alarm, alarm.at))
         if moment > self.as_of:
             raise _Cut
         self.now = moment
+
+    def on_linkage(
+        self, action: LinkageAction, input: ActionInput, moment: datetime, who: str | None = None
+    ) -> None:
+        """An agency acts on its part (in its own name), or the coordinator, through the
+        linkage's model."""
+        assert self.linkage is not None and isinstance(input, linkage.PartInput)
+        signed = input.model_copy(update={"principal": _by(who or input.agency)})
+        self.told(linkage.act(self.linkage, action, signed, moment), moment)
+
+    def told(self, step: LinkageStep, moment: datetime) -> None:
+        """What the linkage tells its case, recorded by the case; then completes it if done."""
+        self.linkage = step.state
+        for change in step.changes:
+            self.take(lifecycle.linkage_changed(self.state, change, moment))
+        if self.linkage is not None and self.linkage.complete:
+            finished = linkage.finish(self.linkage, moment)
+            self.linkage = None
+            for change in finished.changes:
+                self.take(lifecycle.linkage_changed(self.state, change, moment))
 
     def act(self, moment: datetime, action: Action, input: ActionInput, who: str) -> None:
         self.until(moment)
@@ -235,31 +289,32 @@ class _Life:
             ladder=[
                 Rung(level=r.level, name=r.name, unit=u, takes_over=r.takes_over)
                 for r in ref.ladder
-                if (u := committee if r.unit == "@community" else r.unit)
+                if (u := with_committee(r.unit, committee))
             ],
             grid_team=ref.place_units.get(spec.grid),
             committee=committee,
             needs_linkage=category.linkage,
             linkage_agencies=[
-                committee if a == "@community" else a
-                for a in category.linkage_agencies
-                if a != "@community" or committee
+                u for a in category.linkage_agencies if (u := with_committee(a, committee))
             ],
         )
 
     def linkage_done(self, moment: datetime) -> None:
-        """The agencies of an open linkage finish their parts (what its child would report)."""
+        """The agencies of an open linkage finish their parts. One opened with nobody to summon
+        (a category without linkage agencies, escalated to the subdistrict) gets one from the
+        coordinator first: the residents' committee, or the lead's own centre."""
         self.until(moment)
-        linkage = self.state.linkage
-        if linkage is None or linkage.status is not LinkageStatus.open:
-            return
-        parts = [
-            p.model_copy(update={"status": AgencyStatus.done, "done_at": moment})
-            for p in linkage.agencies
-        ]
-        view = linkage.model_copy(update={"status": LinkageStatus.completed, "agencies": parts})
-        change = LinkageChange(type="linkage_closed", actor=SYSTEM, data={}, view=view)
-        self.take(lifecycle.linkage_changed(self.state, change, moment))
+        if self.linkage is not None and not self.linkage.parts:
+            committee = self.state.routed.committee if self.state.routed else None
+            agency = committee if committee != self.linkage.lead_unit else None
+            added = AddAgencyInput(agency=agency or "SD-CENTER", reason="联动需要社区协同")
+            self.on_linkage(LinkageAction.add_agency, added, moment, PEOPLE[0])
+        for part in list(self.linkage.parts if self.linkage else []):
+            if part.status is AgencyStatus.summoned:
+                self.on_linkage(LinkageAction.report, AgencyInput(agency=part.unit), moment)
+            if part.status is not AgencyStatus.done and self.linkage is not None:
+                done = AgencyDoneInput(agency=part.unit, note="本单位部分已办结")
+                self.on_linkage(LinkageAction.agency_done, done, moment)
 
     def reply(self, start: datetime, late: bool) -> None:
         """The unit replies within (or after) the current reply deadline."""

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from domain.sla import SlaPolicy
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -102,6 +104,12 @@ class Category(Base):
     linkage_agencies: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
+def _default(name: str) -> dict[str, Any]:
+    """A policy column's default, taken from SlaPolicy (the one place the defaults live)."""
+    value = SlaPolicy.model_fields[name].default
+    return {"default": value, "server_default": str(value)}
+
+
 class SlaPolicyRow(Base):
     __tablename__ = "sla_policies"
 
@@ -113,35 +121,35 @@ class SlaPolicyRow(Base):
     reply: Mapped[str] = mapped_column(String(16))
     rating_window: Mapped[str] = mapped_column(String(16))
     # Warning at this share of each limit; after a miss, one ladder step per `escalate_every`.
-    warn_share: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
-    escalate_every: Mapped[str] = mapped_column(String(16), default="4h", server_default="4h")
+    warn_share: Mapped[float] = mapped_column(Float, **_default("warn_share"))
+    escalate_every: Mapped[str] = mapped_column(String(16), **_default("escalate_every"))
     # Extensions (延期) and suspensions (挂起): how often and how long.
-    max_extensions: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    max_extension: Mapped[str] = mapped_column(String(16), default="10wd", server_default="10wd")
-    max_suspensions: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
-    max_suspended: Mapped[str] = mapped_column(String(16), default="15d", server_default="15d")
+    max_extensions: Mapped[int] = mapped_column(Integer, **_default("max_extensions"))
+    max_extension: Mapped[str] = mapped_column(String(16), **_default("max_extension"))
+    max_suspensions: Mapped[int] = mapped_column(Integer, **_default("max_suspensions"))
+    max_suspended: Mapped[str] = mapped_column(String(16), **_default("max_suspended"))
     # Multi-agency linkage: returned this often makes a case big; each agency's limits.
-    returns_for_linkage: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
-    agency_report: Mapped[str] = mapped_column(String(16), default="2h", server_default="2h")
-    agency_done: Mapped[str] = mapped_column(String(16), default="5wd", server_default="5wd")
+    returns_for_linkage: Mapped[int] = mapped_column(Integer, **_default("returns_for_linkage"))
+    agency_report: Mapped[str] = mapped_column(String(16), **_default("agency_report"))
+    agency_done: Mapped[str] = mapped_column(String(16), **_default("agency_done"))
     # 回访: when the call is due, unreached attempts that close a case, app ratings verified.
-    visit_after: Mapped[str] = mapped_column(String(16), default="1wd", server_default="1wd")
-    visit_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
-    verification_share: Mapped[float] = mapped_column(Float, default=0.1, server_default="0.1")
-    chases_per_day: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    visit_after: Mapped[str] = mapped_column(String(16), **_default("visit_after"))
+    visit_attempts: Mapped[int] = mapped_column(Integer, **_default("visit_attempts"))
+    verification_share: Mapped[float] = mapped_column(Float, **_default("verification_share"))
+    chases_per_day: Mapped[int] = mapped_column(Integer, **_default("chases_per_day"))
     # 申诉: the unit's window to appeal, and the supervisor's limit to rule.
-    appeal_window: Mapped[str] = mapped_column(String(16), default="5wd", server_default="5wd")
-    appeal: Mapped[str] = mapped_column(String(16), default="3wd", server_default="3wd")
+    appeal_window: Mapped[str] = mapped_column(String(16), **_default("appeal_window"))
+    appeal: Mapped[str] = mapped_column(String(16), **_default("appeal"))
     # A disputed return is ruled within `ruling`; a closed case reopens within `reopen_window`.
-    ruling: Mapped[str] = mapped_column(String(16), default="2wd", server_default="2wd")
-    reopen_window: Mapped[str] = mapped_column(String(16), default="30d", server_default="30d")
+    ruling: Mapped[str] = mapped_column(String(16), **_default("ruling"))
+    reopen_window: Mapped[str] = mapped_column(String(16), **_default("reopen_window"))
 
 
-class EscalationLevel(Base):
-    """The three-level linkage as an escalation ladder: who is told (and may take over) at each
-    step after a missed deadline. `unit` is a unit code or "@community"."""
+class RungRow(Base):
+    """A rung of the escalation ladder (config/ladder.yaml): who is told (and may take the case
+    over) at that level after a missed deadline. `unit` is a unit code or "@committee"."""
 
-    __tablename__ = "escalation_levels"
+    __tablename__ = "ladder_rungs"
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -167,7 +175,7 @@ class RoutingRuleRow(Base):
     category: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
     community: Mapped[str | None] = mapped_column(ForeignKey("communities.code"))
     grid: Mapped[str | None] = mapped_column(ForeignKey("grids.code"))
-    # A unit code, or "@grid_team" / "@community" for the team of the case's own place.
+    # A unit code, or "@grid_team" / "@committee" for the team of the case's own place.
     unit: Mapped[str] = mapped_column(String(32))
 
 

@@ -17,18 +17,18 @@ from db.models import (
     Base,
     Category,
     Community,
-    EscalationLevel,
     Grid,
     GridWorker,
     Holiday,
     RoutingRuleRow,
+    RungRow,
     SlaPolicyRow,
     Unit,
 )
 from domain.calendar import SPAN, WorkingDays, working_days_from
 from domain.case import Location
 from domain.escalation import Rung
-from domain.routing import RoutingRule
+from domain.routing import RoutingRule, with_committee
 from domain.sla import SlaPolicy
 
 # File name -> table, in foreign-key order.
@@ -40,7 +40,7 @@ FILES: tuple[tuple[str, type[Base]], ...] = (
     ("categories.yaml", Category),
     ("sla_policies.yaml", SlaPolicyRow),
     ("routing_rules.yaml", RoutingRuleRow),
-    ("escalation_levels.yaml", EscalationLevel),
+    ("ladder.yaml", RungRow),
     ("holidays.yaml", Holiday),
 )
 
@@ -181,10 +181,10 @@ async def policies_for(session: AsyncSession, category: str, severity: str) -> l
 
 
 async def ladder(session: AsyncSession, committee: str | None) -> list[Rung]:
-    """The escalation ladder with "@community" resolved to the case's residents' committee."""
+    """The escalation ladder with "@committee" resolved to the case's residents' committee."""
     rungs = []
-    for row in await session.scalars(select(EscalationLevel).order_by(EscalationLevel.level)):
-        unit = committee if row.unit == "@community" else row.unit
+    for row in await session.scalars(select(RungRow).order_by(RungRow.level)):
+        unit = with_committee(row.unit, committee)
         if unit:
             rungs.append(Rung(level=row.level, name=row.name, unit=unit, takes_over=row.takes_over))
     return rungs

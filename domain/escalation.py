@@ -1,7 +1,7 @@
 """Reminders, the escalation ladder, extensions and big-issue detection: the pure rules the case
 lifecycle applies when a deadline comes near or passes.
 
-Words: the ladder (the three-level linkage of DOMAIN.md, 三级联动) has rungs (numbered by their
+Words: the ladder (the three-level linkage of docs/domain.md, 三级联动) has rungs (numbered by their
 `level`); a case's escalation level is the highest rung it reached (0: only its unit).
 "Linkage" alone always means the agencies' joint handling of a big issue (吹哨报到).
 """

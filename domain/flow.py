@@ -5,9 +5,10 @@ figures read the same for a case past Temporal's retention).
 A case's flow state is its status, with two waits the status hides made visible: `suspended`
 (the clock stopped) and `review` (a supervisor decides). The status comes from the lifecycle
 model's own table (`domain.state.status_after`), folded lightly instead of through
-`domain.state.replay`: rebuilding every case's whole state (intake, routing, deadlines) costs
-several times as much over a month (README, flow analytics), and the flow needs only the status
-and the unit.
+`domain.state.replay`: rebuilding a case's whole state (intake, routing, deadlines) costs
+several times as much (`python -m bench.governance` measures /v1/flow against the KPI counts
+replayed from the same events; README, flow analytics), and the flow needs only the status and
+the unit.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
 from domain.calendar import SUBDISTRICT_TZ, WorkingDays
 from domain.case import Action, CaseStatus, EventType
-from domain.state import status_after
+from domain.state import TimedEvent, status_after
 
 # The waits the status hides: entered by these events, left at the next change of status or by
 # the events that end them.
@@ -44,15 +45,6 @@ AGEING_BUCKETS: tuple[tuple[float, float | None, str], ...] = (
 )
 
 
-class EventLike(Protocol):
-    @property
-    def type(self) -> str: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class CaseHistory:
     """One case's events (in seq order) and the place facts fixed at intake."""
@@ -61,7 +53,7 @@ class CaseHistory:
     category: str
     grid: str | None
     community: str | None
-    events: Sequence[EventLike]
+    events: Sequence[TimedEvent]
 
 
 @dataclass(slots=True)
@@ -74,7 +66,7 @@ class Stay:
     left_at: datetime | None
 
 
-def stays(events: Sequence[EventLike]) -> list[Stay]:
+def stays(events: Sequence[TimedEvent]) -> list[Stay]:
     """The case's stays, in order; the last one is open unless the case is closed."""
     result: list[Stay] = []
     status, wait, unit = CaseStatus.received, None, None
@@ -98,11 +90,11 @@ def stays(events: Sequence[EventLike]) -> list[Stay]:
     return result
 
 
-def handoffs(events: Iterable[EventLike]) -> int:
+def handoffs(events: Iterable[TimedEvent]) -> int:
     return sum(1 for e in events if e.type in HANDOFFS)
 
 
-def handed_off_by(events: Iterable[EventLike]) -> list[str | None]:
+def handed_off_by(events: Iterable[TimedEvent]) -> list[str | None]:
     """Who held the case at each hand-off: the unit that returned it or lost it, None for the
     dispatcher (a returned case sent on)."""
     units: list[str | None] = []
@@ -117,7 +109,7 @@ def handed_off_by(events: Iterable[EventLike]) -> list[str | None]:
     return units
 
 
-def breaches(events: Iterable[EventLike]) -> int:
+def breaches(events: Iterable[TimedEvent]) -> int:
     return sum(1 for e in events if e.type == EventType.deadline_missed)
 
 

@@ -1,4 +1,4 @@
-"""The figures that matter (DOMAIN.md): counts per group of cases and the five rates built from
+"""The figures that matter (docs/domain.md): counts per group of cases and the five rates built from
 them, each with its numerator and denominator so anyone can check it by hand.
 
     completion   办结率    closed / received

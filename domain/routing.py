@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict
 
 GRID_TEAM = "@grid_team"
-COMMUNITY = "@community"
+COMMITTEE = "@committee"  # the residents' committee of the case's community
 
 
 class NoRoutingRule(LookupError):
@@ -51,7 +51,7 @@ def route(
     """Pick the responsible unit; raise NoRoutingRule with the reason when none fits.
 
     `place_units` maps a grid code to its grid team and a community code to its residents'
-    committee, which is how the `@grid_team` and `@community` placeholders resolve.
+    committee, which is how the `@grid_team` and `@committee` placeholders resolve.
     """
     candidates = [
         r
@@ -74,6 +74,12 @@ def _resolve(
 ) -> str | None:
     if unit == GRID_TEAM:
         return place_units.get(grid) if grid else None
-    if unit == COMMUNITY:
+    if unit == COMMITTEE:
         return place_units.get(community) if community else None
     return unit
+
+
+def with_committee(unit: str, committee: str | None) -> str | None:
+    """A unit of a ladder rung or a linkage: the unit itself, or for `@committee` the case's
+    residents' committee (None when its community has none)."""
+    return committee if unit == COMMITTEE else unit

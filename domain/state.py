@@ -104,6 +104,12 @@ class CaseState(BaseModel):
         return self.appeal is not None and self.appeal.pending
 
     @property
+    def warn_share(self) -> float:
+        """Where the policy's reminders fall in each limit (clocks run only once routed)."""
+        assert self.routed is not None, "a deadline before routing"
+        return self.routed.policy.warn_share
+
+    @property
     def linkage_open(self) -> bool:
         return self.linkage is not None and self.linkage.status is LinkageStatus.open
 
@@ -142,17 +148,24 @@ class CaseState(BaseModel):
         return sorted(waiting, key=lambda d: d.due_at)
 
 
-class EventLike(Protocol):
-    @property
-    def seq(self) -> int: ...
-    @property
-    def actor(self) -> str: ...
+class TimedEvent(Protocol):
+    """What happened and when: all the flow analytics read of an event."""
+
     @property
     def type(self) -> str: ...
     @property
     def at(self) -> datetime: ...
     @property
     def data(self) -> dict[str, Any]: ...
+
+
+class EventLike(TimedEvent, Protocol):
+    """A recorded event: also its number in the case and who did it."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def actor(self) -> str: ...
 
 
 # The status a case is in after an event of this type; other events keep it. The two that depend
@@ -232,9 +245,8 @@ def evolve(state: CaseState, event: EventLike) -> None:
 
 
 def _start_deadline(state: CaseState, kind: DeadlineKind, at: datetime, due: datetime) -> None:
-    share = state.routed.policy.warn_share if state.routed else 0.8
     state.deadlines[kind] = Deadline(
-        kind=kind, due_at=due, started_at=at, warn_at=warn_point(at, due, share)
+        kind=kind, due_at=due, started_at=at, warn_at=warn_point(at, due, state.warn_share)
     )
 
 
@@ -362,8 +374,7 @@ def _approve_extension(state: CaseState, data: dict[str, Any], at: datetime) -> 
     reply.original_due_at = datetime.fromisoformat(data["original_due_at"])
     reply.due_at = datetime.fromisoformat(data["due_at"])
     reply.extended, reply.warned = True, False
-    share = state.routed.policy.warn_share if state.routed else 0.8
-    reply.warn_at = warn_point(reply.started_at or at, reply.due_at, share)
+    reply.warn_at = warn_point(reply.started_at or at, reply.due_at, state.warn_share)
     state.extensions += 1
     state.extension = None
 
@@ -491,7 +502,7 @@ def _linkage_cancelled(state: CaseState, data: dict[str, Any], at: datetime) -> 
 def _policy_changed(state: CaseState, data: dict[str, Any], at: datetime) -> None:
     """The new policy's limits (its routing came in `routed`): running deadlines move, the
     first due time kept; a reminder not yet sent is re-timed by the new share."""
-    share = state.routed.policy.warn_share if state.routed else 0.8
+    share = state.warn_share
     for kind, due in data.get("moved", {}).items():
         d = state.deadlines[DeadlineKind(kind)]
         d.original_due_at = d.original_due_at or d.due_at

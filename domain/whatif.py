@@ -132,7 +132,7 @@ def play_again(
         elif event.actor != SYSTEM and event.type in _ACTIONS:
             action = Action(event.type)
             try:
-                payload = {**(event.data or {}), "actor": event.actor, "principal": _REPLAYER}
+                payload = {**(event.data or {}), "principal": _REPLAYER}
                 fields = parse(action, _known(action, payload))
                 step = act(state, action, fields, event.at)
             except Refused:

@@ -1,4 +1,4 @@
-"""The search attributes operators filter cases by in the Temporal UI (ARCHITECTURE.md rule 7)."""
+"""The search attributes operators filter cases by in the Temporal UI (README: for operators)."""
 
 from temporalio.common import SearchAttributeKey
 

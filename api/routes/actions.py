@@ -1,59 +1,35 @@
-"""The human actions on a case (/v1/cases/{case_id}/...): one Update each, through the action
-adapter (api/actions.py). Each route names its action and its body; nothing else."""
+"""The human actions on a case (/v1/cases/{case_id}/...): one route per action, registered from
+the model's tables (`domain.allowed.INPUTS` for the case, `domain.linkage.INPUTS` for its
+linkage), each with its body model, through the action adapter (api/actions.py). What a route
+does before the Update (a unit or master case it names exists; which workflow holds an appeal)
+is in `_BEFORE`."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
 
-from api.actions import Act
+from api.actions import Act, CaseActions
 from api.auth import Forbidden
 from api.errors import InvalidReference, NotAllowedNow
 from api.schemas import CaseId, CaseOut
 from db.models import Case, Unit
+from domain import linkage
+from domain.allowed import INPUTS
 from domain.appeal import AppealInput, RuleOnAppealInput
-from domain.assist import AssistDecisionInput, AssistRequestInput
-from domain.case import (
-    AcceptInput,
-    Action,
-    CaseStatus,
-    ConfirmInput,
-    ContactInput,
-    DisputeInput,
-    EscalateInput,
-    ExtensionDecisionInput,
-    ExtensionRequestInput,
-    MergeInput,
-    ProgressInput,
-    RateInput,
-    ReassignInput,
-    RejectInput,
-    ReopenInput,
-    ReplyInput,
-    ResolveOnSiteInput,
-    ResumeInput,
-    ReturnInput,
-    ReviewCloseInput,
-    RuleOnReturnInput,
-    SuspendInput,
-    UrgeInput,
-    VerifyInput,
-)
+from domain.assist import AssistRequestInput
+from domain.case import Action, CaseStatus, MergeInput, ReassignInput, RuleOnReturnInput
+from domain.common import ActionInput
 from domain.linkage import (
-    PART_HOLDERS,
     AddAgencyInput,
     AgencyDoneInput,
     AgencyInput,
     LinkageAction,
     LinkageView,
-    OpenLinkageInput,
-    ReleaseAgencyInput,
 )
-from domain.permissions import Principal
-from domain.split import SplitInput
-from domain.visit import VisitInput
-from domain.voice import AddInfoInput, ChaseInput
 from workflows.linkage import linkage_id
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -66,154 +42,116 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "Temporal or PostgreSQL unavailable; retry after Retry-After seconds"},
 }
 
+# What each action does, as the API's documentation says it.
+DESCRIPTIONS: dict[Action | LinkageAction, str] = {
+    Action.accept: "签收: the unit signs for the case and starts handling it.",
+    Action.return_: "退单: not ours — back to the dispatcher, with the reason.",
+    Action.reassign: "The dispatcher sends the case to another unit; its clocks restart.",
+    Action.reject: "不予受理: not a government matter; closed with the reason (and still counted).",
+    Action.contact: "联系诉求人: first contact with the resident.",
+    Action.progress: "A progress note while handling.",
+    Action.reply: "答复: the handling unit writes the result to the resident.",
+    Action.rate: "评价: the resident rates the reply; unsatisfied once means re-handling.",
+    Action.urge: "催办: a supervisor chases the unit (recorded, and sent to the unit).",
+    Action.escalate: "One step up the escalation ladder by hand, with the reason.",
+    Action.request_extension: (
+        "延期: the unit asks, before the reply deadline, for a later one (within the policy)."
+    ),
+    Action.approve_extension: (
+        "The reply deadline moves; the original is kept for the on-time rate."
+    ),
+    Action.deny_extension: "The reply deadline stays where it was.",
+    Action.request_assist: (
+        "协办: the lead unit asks for assisting units (a dispatcher or supervisor decides)."
+    ),
+    Action.approve_assist: (
+        "Each assisting unit gets its part with its own clocks (`linkage/report`, `agency_done`); "
+        "the lead unit replies once every part is done."
+    ),
+    Action.deny_assist: "The lead unit handles the case alone.",
+    Action.suspend: "挂起: every clock stops until `resume` (or the policy's longest suspension).",
+    Action.resume: "The clocks restart with the time they had left.",
+    Action.review_close: "A supervisor closes a twice-unsatisfied case with a verdict.",
+    Action.reopen: (
+        "重办: back to the same unit with a fresh reply deadline. A supervisor sends a "
+        "twice-unsatisfied case back from review; the resident (its token, or a dispatcher for "
+        "it) reopens a closed case within the policy's window (30 days by default), in a new run "
+        "of its workflow."
+    ),
+    Action.dispute: (
+        "The dispatcher disputes a unit's return: the governance centre rules (`rule_on_return`) "
+        "within the policy's limit, with a reminder before and the ladder after; nothing stops."
+    ),
+    Action.rule_on_return: (
+        "裁定: the governance centre names the unit that must take the disputed case; it gets "
+        "fresh clocks and may not return the case again."
+    ),
+    Action.merge: (
+        "The dispatcher folds a duplicate into its master case (`into`), which must be open."
+    ),
+    Action.resolve_on_site: (
+        "小事不出网格: the grid worker solved its own event on the spot (photo as evidence)."
+    ),
+    Action.confirm: "The community confirms an on-the-spot solution: closed as self-resolved.",
+    Action.verify: "核查: the grid worker checks the unit's fix on site; not fixed sends it back.",
+    Action.visit: (
+        "回访: reached (grade and solved: the rating), or not reached (with a note). The "
+        "policy's number of unreached attempts on different working days closes the case "
+        "`unreachable`."
+    ),
+    Action.add_info: (
+        "The resident (its token) or a dispatcher adds a note or a photo URL: sent to the unit."
+    ),
+    Action.chase: (
+        "催促: recorded, counted on the case and sent to the unit (the policy's number a day)."
+    ),
+    Action.split_: (
+        "拆分: the dispatcher splits a request covering several matters into child cases "
+        "(`<case id>-1`, `-2`, …), each routed by its own category and place; the case closes "
+        "with the last of them, and its reply to the resident gathers theirs. A category or "
+        "place the reference data does not know refuses the whole split (422) and files nothing."
+    ),
+    Action.appeal: (
+        "申诉: the case's unit appeals an unsatisfied rating or a missed deadline (accept, "
+        "contact, reply) within the policy's window, with a reason and evidence URLs. On an open "
+        "case its workflow takes it; on a closed case an appeal workflow of its own "
+        "(`<case id>-appeal-<n>`)."
+    ),
+    Action.rule_on_appeal: (
+        "A supervisor rules on the pending appeal: `upheld`, or `exempted` (核减: the case leaves "
+        "the unit's score, with the reason; its raw figures stay)."
+    ),
+    Action.open_linkage: (
+        "吹哨: link agencies (default: the category's) around the case's unit, which leads."
+    ),
+    LinkageAction.report: (
+        "报到: the agency has arrived / responded; its clock for finishing starts."
+    ),
+    LinkageAction.agency_done: "The agency's part is done, with its note.",
+    LinkageAction.add_agency: "The coordinator summons one more agency.",
+    LinkageAction.release_agency: "The coordinator lets an agency go (with the reason).",
+}
 
-@router.post("/{case_id}/accept", response_model=CaseOut, responses=_ERRORS)
-async def accept(case_id: CaseId, body: AcceptInput, act: Act) -> CaseOut:
-    """签收: the unit signs for the case and starts handling it."""
-    return await act(case_id, Action.accept, body)
+
+# ---- what a route does before its Update: the references an action names are checked, and an
+# appeal goes to the workflow that holds it (None: the case's own) ------------------------------
 
 
-@router.post("/{case_id}/return", response_model=CaseOut, responses=_ERRORS)
-async def return_(case_id: CaseId, body: ReturnInput, act: Act) -> CaseOut:
-    """退单: not ours — back to the dispatcher, with the reason."""
-    return await act(case_id, Action.return_, body)
+async def _unit_exists(act: CaseActions, unit: str, field: str) -> None:
+    if await act.lookup(Unit, unit) is None:
+        raise InvalidReference("unknown unit", {"field": field, "value": unit})
 
 
-@router.post("/{case_id}/reassign", response_model=CaseOut, responses=_ERRORS)
-async def reassign(case_id: CaseId, body: ReassignInput, act: Act) -> CaseOut:
-    """The dispatcher sends the case to another unit; its clocks restart."""
-    if await act.lookup(Unit, body.unit) is None:
-        raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
-    return await act(case_id, Action.reassign, body)
+async def _reassign(act: CaseActions, case_id: str, body: ReassignInput) -> None:
+    await _unit_exists(act, body.unit, "unit")
 
 
-@router.post("/{case_id}/dispute", response_model=CaseOut, responses=_ERRORS)
-async def dispute(case_id: CaseId, body: DisputeInput, act: Act) -> CaseOut:
-    """The dispatcher disputes a unit's return: the governance centre rules (`rule_on_return`)
-    within the policy's limit, with a reminder before and the ladder after; nothing stops."""
-    return await act(case_id, Action.dispute, body)
-
-
-@router.post("/{case_id}/rule_on_return", response_model=CaseOut, responses=_ERRORS)
-async def rule_on_return(case_id: CaseId, body: RuleOnReturnInput, act: Act) -> CaseOut:
-    """裁定: the governance centre names the unit that must take the disputed case; it gets
-    fresh clocks and may not return the case again."""
+async def _rule_on_return(act: CaseActions, case_id: str, body: RuleOnReturnInput) -> None:
     act.permit("rule_on_return")  # before the unit is looked up
-    if await act.lookup(Unit, body.unit) is None:
-        raise InvalidReference("unknown unit", {"field": "unit", "value": body.unit})
-    return await act(case_id, Action.rule_on_return, body)
+    await _unit_exists(act, body.unit, "unit")
 
 
-@router.post("/{case_id}/reject", response_model=CaseOut, responses=_ERRORS)
-async def reject(case_id: CaseId, body: RejectInput, act: Act) -> CaseOut:
-    """不予受理: not a government matter; closed with the reason (and still counted)."""
-    return await act(case_id, Action.reject, body)
-
-
-@router.post("/{case_id}/contact", response_model=CaseOut, responses=_ERRORS)
-async def contact(case_id: CaseId, body: ContactInput, act: Act) -> CaseOut:
-    """联系诉求人: first contact with the resident."""
-    return await act(case_id, Action.contact, body)
-
-
-@router.post("/{case_id}/progress", response_model=CaseOut, responses=_ERRORS)
-async def progress(case_id: CaseId, body: ProgressInput, act: Act) -> CaseOut:
-    """A progress note while handling."""
-    return await act(case_id, Action.progress, body)
-
-
-@router.post("/{case_id}/reply", response_model=CaseOut, responses=_ERRORS)
-async def reply(case_id: CaseId, body: ReplyInput, act: Act) -> CaseOut:
-    """答复: the handling unit writes the result to the resident."""
-    return await act(case_id, Action.reply, body)
-
-
-@router.post("/{case_id}/rate", response_model=CaseOut, responses=_ERRORS)
-async def rate(case_id: CaseId, body: RateInput, act: Act) -> CaseOut:
-    """评价: the resident rates the reply; unsatisfied once means re-handling."""
-    return await act(case_id, Action.rate, body)
-
-
-@router.post("/{case_id}/urge", response_model=CaseOut, responses=_ERRORS)
-async def urge(case_id: CaseId, body: UrgeInput, act: Act) -> CaseOut:
-    """催办: a supervisor chases the unit (recorded, and sent to the unit)."""
-    return await act(case_id, Action.urge, body)
-
-
-@router.post("/{case_id}/escalate", response_model=CaseOut, responses=_ERRORS)
-async def escalate(case_id: CaseId, body: EscalateInput, act: Act) -> CaseOut:
-    """One step up the escalation ladder by hand, with the reason."""
-    return await act(case_id, Action.escalate, body)
-
-
-@router.post("/{case_id}/request_extension", response_model=CaseOut, responses=_ERRORS)
-async def request_extension(case_id: CaseId, body: ExtensionRequestInput, act: Act) -> CaseOut:
-    """延期: the unit asks, before the reply deadline, for a later one (within the policy)."""
-    return await act(case_id, Action.request_extension, body)
-
-
-@router.post("/{case_id}/approve_extension", response_model=CaseOut, responses=_ERRORS)
-async def approve_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
-    """The reply deadline moves; the original is kept for the on-time rate."""
-    return await act(case_id, Action.approve_extension, body)
-
-
-@router.post("/{case_id}/deny_extension", response_model=CaseOut, responses=_ERRORS)
-async def deny_extension(case_id: CaseId, body: ExtensionDecisionInput, act: Act) -> CaseOut:
-    return await act(case_id, Action.deny_extension, body)
-
-
-@router.post("/{case_id}/request_assist", response_model=CaseOut, responses=_ERRORS)
-async def request_assist(case_id: CaseId, body: AssistRequestInput, act: Act) -> CaseOut:
-    """协办: the lead unit asks for assisting units (a dispatcher or supervisor decides)."""
-    for n, unit in enumerate(body.units):
-        if await act.lookup(Unit, unit) is None:
-            raise InvalidReference("unknown unit", {"field": f"units[{n}]", "value": unit})
-    return await act(case_id, Action.request_assist, body)
-
-
-@router.post("/{case_id}/approve_assist", response_model=CaseOut, responses=_ERRORS)
-async def approve_assist(case_id: CaseId, body: AssistDecisionInput, act: Act) -> CaseOut:
-    """Each assisting unit gets its part with its own clocks (`linkage/report`, `agency_done`);
-    the lead unit replies once every part is done."""
-    return await act(case_id, Action.approve_assist, body)
-
-
-@router.post("/{case_id}/deny_assist", response_model=CaseOut, responses=_ERRORS)
-async def deny_assist(case_id: CaseId, body: AssistDecisionInput, act: Act) -> CaseOut:
-    return await act(case_id, Action.deny_assist, body)
-
-
-@router.post("/{case_id}/suspend", response_model=CaseOut, responses=_ERRORS)
-async def suspend(case_id: CaseId, body: SuspendInput, act: Act) -> CaseOut:
-    """挂起: every clock stops until `resume` (or the policy's longest suspension)."""
-    return await act(case_id, Action.suspend, body)
-
-
-@router.post("/{case_id}/resume", response_model=CaseOut, responses=_ERRORS)
-async def resume(case_id: CaseId, body: ResumeInput, act: Act) -> CaseOut:
-    """The clocks restart with the time they had left."""
-    return await act(case_id, Action.resume, body)
-
-
-@router.post("/{case_id}/review_close", response_model=CaseOut, responses=_ERRORS)
-async def review_close(case_id: CaseId, body: ReviewCloseInput, act: Act) -> CaseOut:
-    """A supervisor closes a twice-unsatisfied case with a verdict."""
-    return await act(case_id, Action.review_close, body)
-
-
-@router.post("/{case_id}/reopen", response_model=CaseOut, responses=_ERRORS)
-async def reopen(case_id: CaseId, body: ReopenInput, act: Act) -> CaseOut:
-    """重办: back to the same unit with a fresh reply deadline. A supervisor sends a
-    twice-unsatisfied case back from review; the resident (its token, or a dispatcher for it)
-    reopens a closed case within the policy's window (30 days by default), in a new run of
-    its workflow."""
-    return await act(case_id, Action.reopen, body)
-
-
-@router.post("/{case_id}/merge", response_model=CaseOut, responses=_ERRORS)
-async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
-    """The dispatcher folds a duplicate into its master case (`into`), which must be open."""
+async def _merge(act: CaseActions, case_id: str, body: MergeInput) -> None:
     act.permit("merge")  # before anything about `into` is looked up (or given away)
     master = await act.lookup(Case, body.into)
     if master is None:
@@ -222,123 +160,82 @@ async def merge(case_id: CaseId, body: MergeInput, act: Act) -> CaseOut:
         raise NotAllowedNow(
             "the master case is closed", {"into": body.into, "status": master.status}
         )
-    return await act(case_id, Action.merge, body)
 
 
-@router.post("/{case_id}/split", response_model=CaseOut, responses=_ERRORS)
-async def split(case_id: CaseId, body: SplitInput, act: Act) -> CaseOut:
-    """拆分: the dispatcher splits a request covering several matters into child cases
-    (`<case id>-1`, `-2`, …), each routed by its own category and place; the case closes with
-    the last of them, and its reply to the resident gathers theirs. A category or place the
-    reference data does not know refuses the whole split (422) and files nothing."""
-    return await act(case_id, Action.split_, body)
+async def _add_agency(act: CaseActions, case_id: str, body: AddAgencyInput) -> None:
+    await _unit_exists(act, body.agency, "agency")
 
 
-# ---- grid events: solved on the spot, or checked on site ----------------------------------------
-
-
-@router.post("/{case_id}/resolve_on_site", response_model=CaseOut, responses=_ERRORS)
-async def resolve_on_site(case_id: CaseId, body: ResolveOnSiteInput, act: Act) -> CaseOut:
-    """小事不出网格: the grid worker solved its own event on the spot (photo as evidence)."""
-    return await act(case_id, Action.resolve_on_site, body)
-
-
-@router.post("/{case_id}/confirm", response_model=CaseOut, responses=_ERRORS)
-async def confirm(case_id: CaseId, body: ConfirmInput, act: Act) -> CaseOut:
-    """The community confirms an on-the-spot solution: closed as self-resolved."""
-    return await act(case_id, Action.confirm, body)
-
-
-@router.post("/{case_id}/verify", response_model=CaseOut, responses=_ERRORS)
-async def verify(case_id: CaseId, body: VerifyInput, act: Act) -> CaseOut:
-    """核查: the grid worker checks the unit's fix on site; not fixed sends it back."""
-    return await act(case_id, Action.verify, body)
-
-
-# ---- the resident: return visits (回访) and the resident's own voice ------------------------
-
-
-@router.post("/{case_id}/visit", response_model=CaseOut, responses=_ERRORS)
-async def visit(case_id: CaseId, body: VisitInput, act: Act) -> CaseOut:
-    """回访: reached (grade and solved: the rating), or not reached (with a note). The policy's
-    number of unreached attempts on different working days closes the case `unreachable`."""
-    return await act(case_id, Action.visit, body)
-
-
-@router.post("/{case_id}/add_info", response_model=CaseOut, responses=_ERRORS)
-async def add_info(case_id: CaseId, body: AddInfoInput, act: Act) -> CaseOut:
-    """The resident (its token) or a dispatcher adds a note or a photo URL: sent to the unit."""
-    return await act(case_id, Action.add_info, body)
-
-
-@router.post("/{case_id}/chase", response_model=CaseOut, responses=_ERRORS)
-async def chase(case_id: CaseId, body: ChaseInput, act: Act) -> CaseOut:
-    """催促: recorded, counted on the case and sent to the unit (the policy's number a day)."""
-    return await act(case_id, Action.chase, body)
-
-
-# ---- 申诉: the unit appeals, a supervisor rules -----------------------------------------------
-
-
-@router.post("/{case_id}/appeal", response_model=CaseOut, responses=_ERRORS)
-async def appeal(case_id: CaseId, body: AppealInput, act: Act) -> CaseOut:
-    """申诉: the case's unit appeals an unsatisfied rating or a missed deadline (accept, contact,
-    reply) within the policy's window, with a reason and evidence URLs. On an open case its
-    workflow takes it; on a closed case an appeal workflow of its own (`<case id>-appeal-<n>`)."""
-    return await act(case_id, Action.appeal, body, await act.appeal_workflow(case_id, body))
-
-
-@router.post("/{case_id}/rule_on_appeal", response_model=CaseOut, responses=_ERRORS)
-async def rule_on_appeal(case_id: CaseId, body: RuleOnAppealInput, act: Act) -> CaseOut:
-    """A supervisor rules on the pending appeal: `upheld`, or `exempted` (核减: the case leaves
-    the unit's score, with the reason; its raw figures stay)."""
-    case = await act.lookup(Case, case_id)
-    held_by = str(case.appeal["workflow_id"]) if case is not None and case.appeal else None
-    return await act(case_id, Action.rule_on_appeal, body, held_by)
-
-
-# ---- multi-agency linkage: opened on the case, acted on by the agencies --------------------------
-
-
-@router.post("/{case_id}/open_linkage", response_model=CaseOut, responses=_ERRORS)
-async def open_linkage(case_id: CaseId, body: OpenLinkageInput, act: Act) -> CaseOut:
-    """吹哨: link agencies (default: the category's) around the case's unit, which leads."""
-    return await act(case_id, Action.open_linkage, body)
-
-
-@router.post("/{case_id}/linkage/report", response_model=LinkageView, responses=_ERRORS)
-async def linkage_report(case_id: CaseId, body: AgencyInput, act: Act) -> LinkageView:
-    """报到: the agency has arrived / responded; its clock for finishing starts."""
-    _own_agency(act.principal, body.agency)
-    return await act.send(case_id, linkage_id(case_id), LinkageAction.report, body)
-
-
-@router.post("/{case_id}/linkage/agency_done", response_model=LinkageView, responses=_ERRORS)
-async def linkage_agency_done(case_id: CaseId, body: AgencyDoneInput, act: Act) -> LinkageView:
-    """The agency's part is done, with its notes."""
-    _own_agency(act.principal, body.agency)
-    return await act.send(case_id, linkage_id(case_id), LinkageAction.agency_done, body)
-
-
-@router.post("/{case_id}/linkage/add_agency", response_model=LinkageView, responses=_ERRORS)
-async def linkage_add_agency(case_id: CaseId, body: AddAgencyInput, act: Act) -> LinkageView:
-    """The coordinator summons one more agency."""
-    if await act.lookup(Unit, body.agency) is None:
-        raise InvalidReference("unknown unit", {"field": "agency", "value": body.agency})
-    return await act.send(case_id, linkage_id(case_id), LinkageAction.add_agency, body)
-
-
-@router.post("/{case_id}/linkage/release_agency", response_model=LinkageView, responses=_ERRORS)
-async def linkage_release_agency(
-    case_id: CaseId, body: ReleaseAgencyInput, act: Act
-) -> LinkageView:
-    """The coordinator lets an agency go (with the reason)."""
-    return await act.send(case_id, linkage_id(case_id), LinkageAction.release_agency, body)
-
-
-def _own_agency(principal: Principal, agency: str) -> None:
-    """An agency (or an assisting unit) reports and finishes its own part, not another's."""
-    if principal.role in PART_HOLDERS and principal.unit != agency:
+async def _own_part(act: CaseActions, case_id: str, body: AgencyInput | AgencyDoneInput) -> None:
+    """A unit reports and finishes its own part only: refused before anything is looked up."""
+    action = LinkageAction.report if isinstance(body, AgencyInput) else LinkageAction.agency_done
+    if not linkage.may_act_for(act.principal, action, body.agency):
         raise Forbidden(
-            "a unit acts for its own part only", {"agency": agency, "unit": principal.unit}
+            "a unit acts for its own part only", {"agency": body.agency, "unit": act.principal.unit}
         )
+
+
+async def _request_assist(act: CaseActions, case_id: str, body: AssistRequestInput) -> None:
+    for n, unit in enumerate(body.units):
+        await _unit_exists(act, unit, f"units[{n}]")
+
+
+async def _appeal(act: CaseActions, case_id: str, body: AppealInput) -> str | None:
+    return await act.appeal_workflow(case_id, body)
+
+
+async def _rule_on_appeal(act: CaseActions, case_id: str, body: RuleOnAppealInput) -> str | None:
+    case = await act.lookup(Case, case_id)
+    return str(case.appeal["workflow_id"]) if case is not None and case.appeal else None
+
+
+_BEFORE: dict[Action | LinkageAction, Callable[[CaseActions, str, Any], Awaitable[str | None]]] = {
+    Action.reassign: _reassign,
+    Action.rule_on_return: _rule_on_return,
+    Action.merge: _merge,
+    Action.appeal: _appeal,
+    Action.rule_on_appeal: _rule_on_appeal,
+    Action.request_assist: _request_assist,
+    LinkageAction.report: _own_part,
+    LinkageAction.agency_done: _own_part,
+    LinkageAction.add_agency: _add_agency,
+}
+
+
+# ---- one route per action ------------------------------------------------------------------------
+
+
+def _add(action: Action | LinkageAction, body: type[ActionInput], path: str, name: str) -> None:
+    before = _BEFORE.get(action)
+    on_linkage = isinstance(action, LinkageAction)
+
+    async def endpoint(case_id: str, body: ActionInput, act: CaseActions) -> Any:
+        held_by = await before(act, case_id, body) if before is not None else None
+        if isinstance(action, LinkageAction):
+            return await act.send(case_id, linkage_id(case_id), action, body)
+        return await act(case_id, action, body, held_by)
+
+    # FastAPI reads the body's model and the dependencies from the signature: the action's own.
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("case_id", inspect.Parameter.KEYWORD_ONLY, annotation=CaseId),
+            inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=body),
+            inspect.Parameter("act", inspect.Parameter.KEYWORD_ONLY, annotation=Act),
+        ]
+    )
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        name=name,
+        response_model=LinkageView if on_linkage else CaseOut,
+        responses=_ERRORS,
+        description=DESCRIPTIONS[action],
+    )
+
+
+for _action, _body in INPUTS.items():
+    _add(_action, _body, f"/{{case_id}}/{_action.value}", _action.value)
+for _linkage_action, _linkage_body in linkage.INPUTS.items():
+    path = f"/{{case_id}}/linkage/{_linkage_action.value}"
+    _add(_linkage_action, _linkage_body, path, f"linkage_{_linkage_action.value}")

@@ -7,17 +7,16 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
-from api.errors import InvalidQuery
+from api.figures import PeriodDep, csv_response, wants_csv
 from api.scope import scope_conditions
 from db import flow
 from domain.flow import FlowReport
-from domain.kpi import InvalidStatsQuery, local_range, parse_bound
 
 router = APIRouter(prefix="/v1/flow", tags=["flow"])
 
@@ -53,41 +52,19 @@ async def case_flow(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    from_: Annotated[
-        str,
-        Query(
-            alias="from",
-            description="First local day of receipt (YYYY-MM-DD, Asia/Shanghai) or an ISO datetime",
-            examples=["2026-01-01"],
-        ),
-    ],
-    to: Annotated[
-        str,
-        Query(
-            description="Last local day, included; an ISO datetime is an exclusive end",
-            examples=["2026-03-31"],
-        ),
-    ],
+    period: PeriodDep,
 ) -> Any:
     """The cases received in [from, to], replayed from their events; the backlog is those of
     them still open now, aged in working days since receipt."""
-    try:
-        start, end = local_range(parse_bound(from_, "from"), parse_bound(to, "to"))
-    except InvalidStatsQuery as invalid:
-        raise InvalidQuery(str(invalid), invalid.details) from None
     report = await flow.case_flow(
         session,
-        start=start,
-        end=end,
+        start=period.start,
+        end=period.end,
         as_of=datetime.now(UTC),
         scope=scope_conditions(principal),
     )
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(
-            _csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="gridcase-flow.csv"'},
-        )
+    if wants_csv(request):
+        return csv_response(_csv(report), "gridcase-flow.csv")
     return report
 
 

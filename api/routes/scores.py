@@ -9,13 +9,14 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep, SettingsDep
 from api.edge import instant
 from api.errors import InvalidQuery
+from api.figures import csv_response, wants_csv
 from api.routes.stats import rate_cells, rate_columns, scoped_stats
 from db import stats
 from domain.kpi import COUNT_KEYS, local_range
@@ -62,12 +63,9 @@ async def scores(
     left_out = await scoped_stats(session, principal, start, end, [by], stats.exempted_stats)
     exempted = {code: row.counts for row in left_out if (code := row.group[by]) is not None}
     ranked = ranking(by, groups, settings.score_weights, exempted)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(
-            _csv(by, list(settings.score_weights), ranked),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="gridcase-scores-{month}.csv"'},
-        )
+    if wants_csv(request):
+        weighed = list(settings.score_weights)
+        return csv_response(_csv(by, weighed, ranked), f"gridcase-scores-{month}.csv")
     return ScoresOut(month=month, by=by, weights=settings.score_weights, rows=ranked)
 
 

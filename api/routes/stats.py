@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
-from api.edge import instant
 from api.errors import InvalidQuery
+from api.figures import PeriodDep, csv_response, wants_csv
 from api.schemas import StatsOut
 from db import stats
 from domain.kpi import (
@@ -27,8 +27,6 @@ from domain.kpi import (
     Rate,
     StatsRow,
     check_group_by,
-    local_range,
-    parse_bound,
     total,
 )
 from domain.permissions import Principal, visibility
@@ -56,43 +54,24 @@ async def case_stats(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    from_: Annotated[
-        str,
-        Query(
-            alias="from",
-            description="First local day (YYYY-MM-DD, Asia/Shanghai) or an ISO datetime",
-            examples=["2026-01-01"],
-        ),
-    ],
-    to: Annotated[
-        str,
-        Query(
-            description="Last local day, included; an ISO datetime is an exclusive end",
-            examples=["2026-03-31"],
-        ),
-    ],
+    period: PeriodDep,
     group_by: Annotated[
         list[str] | None, Query(description=f"Any of {', '.join(GROUP_KEYS)}; repeatable")
     ] = None,
 ) -> Any:
     try:
         keys = check_group_by(group_by or [])
-        first, last = parse_bound(from_, "from"), parse_bound(to, "to")
-        start, end = local_range(first, last)
     except InvalidStatsQuery as invalid:
         raise InvalidQuery(str(invalid), invalid.details) from None
-    except OverflowError:  # a day after 9999-12-31
-        raise InvalidQuery("the period is outside the dates this system holds") from None
-    start, end = instant(start, "from"), instant(end, "to")
-    rows = await scoped_stats(session, principal, start, end, keys)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(
-            _csv(keys, rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="gridcase-stats.csv"'},
-        )
+    rows = await scoped_stats(session, principal, period.start, period.end, keys)
+    if wants_csv(request):
+        return csv_response(_csv(keys, rows), "gridcase-stats.csv")
     return StatsOut(
-        from_=first.isoformat(), to=last.isoformat(), group_by=keys, rows=rows, total=total(rows)
+        from_=period.first.isoformat(),
+        to=period.last.isoformat(),
+        group_by=keys,
+        rows=rows,
+        total=total(rows),
     )
 
 

@@ -124,7 +124,18 @@ async def test_csv_has_one_line_per_row_of_every_table(
     assert (breach["grid"], breach["breaches"], breach["unit"]) == ("C05-G01", "2", "")
 
 
-async def test_a_bad_period_is_a_422_with_the_reason(app: Any, operator: dict[str, str]) -> None:
-    got = await get_flow(app, operator, **{"from": "2022-10-01", "to": "2022-09-01"})
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"from": "2022-10-01", "to": "2022-09-01"},  # backwards
+        {"from": "2020-01-01", "to": "2024-03-01"},  # over three years
+        {"from": "9999-12-30", "to": "9999-12-31"},  # past the last day this system holds
+        {"from": "March", "to": "2024-03-01"},
+    ],
+)
+async def test_a_bad_period_is_a_422_with_the_reason(
+    app: Any, operator: dict[str, str], period: dict[str, str]
+) -> None:
+    got = await get_flow(app, operator, **period)
     assert got.status_code == 422
     assert got.json()["error"]["code"] == "invalid_query"

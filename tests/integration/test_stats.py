@@ -236,6 +236,15 @@ async def test_a_generated_month_agrees_with_its_event_log(
             select(func.count()).select_from(CaseEventRow).where(CaseEventRow.case_id.in_(ids))
         )
         assert events and events > 600 * 5
+        # Linked cases are driven through the linkage's model too: its agencies report and
+        # finish (some still open at the month's end).
+        linked = select(CaseEventRow.type, func.count()).where(
+            CaseEventRow.case_id.in_(ids),
+            CaseEventRow.type.in_(["linkage_opened", "agency_reported", "agency_done"]),
+        )
+        by_type = dict((await session.execute(linked.group_by(CaseEventRow.type))).all())
+        assert by_type.get("linkage_opened", 0) > 0
+        assert by_type["agency_reported"] >= by_type["agency_done"] > 0
         for group_by in ([], ["community", "unit", "channel"], ["category", "week"], ["day"]):
             record = await stats.case_stats(session, start=start, end=end, group_by=group_by)
             replayed = await stats.case_stats_from_events(

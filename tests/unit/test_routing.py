@@ -9,7 +9,7 @@ RULES = [
     RoutingRule(code="R002", category="sanitation.dead_corner", community="C05", unit="CO-C05"),
     RoutingRule(code="R003", category="sanitation.dead_corner", grid="C05-G02", unit="SD-URBAN"),
     RoutingRule(code="R004", category="utilities.water_outage", unit="UT-WATER"),
-    RoutingRule(code="R005", category="dispute.neighbour", unit="@community"),
+    RoutingRule(code="R005", category="dispute.neighbour", unit="@committee"),
 ]
 PLACES = {
     "C01-G01": "GT-C01-G01",

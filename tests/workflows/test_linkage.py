@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Notification
@@ -23,10 +25,12 @@ from domain.linkage import (
     OpenLinkageInput,
     ReleaseAgencyInput,
 )
+from domain.permissions import Principal, Role
 from tests.conftest import eventually
 from tests.workflows.conftest import act, events_of, row_of, signed
 from workflows.case import CaseWorkflow
 from workflows.linkage import LinkageWorkflow, linkage_id
+from workflows.refusal import FORBIDDEN
 
 AGENCIES = ["DA-POLICE", "DA-JUSTICE", "SD-CIVIL"]  # petition.collective's linkage agencies
 
@@ -110,6 +114,16 @@ async def test_the_coordinator_adds_and_releases_agencies(
     )
     linkage = linkage_of(time_skipping, case)
     await on_linkage(linkage, LinkageAction.add_agency, AddAgencyInput(agency="PC-01"))
+    # Straight to the workflow, past the API: an agency reports for its own part only.
+    property_company = Principal(subject="sun", role=Role.agency, unit="PC-01")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await linkage.execute_update(
+            LinkageAction.report.value,
+            signed(AgencyInput(agency="DA-URBAN"), property_company),
+            result_type=LinkageView,
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == FORBIDDEN
     await on_linkage(
         linkage,
         LinkageAction.release_agency,
