@@ -34,7 +34,8 @@ from db import cases, reference
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseReceived, CaseStatus, CaseView, missing_contact
 from domain.permissions import CaseScope, Principal
-from domain.state import CaseState, view
+from domain.state import CaseState
+from domain.view import view
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 

@@ -30,7 +30,7 @@ from db.models import (
     SlaPolicyRow,
     Unit,
 )
-from domain import lifecycle, linkage
+from domain import alarms, lifecycle, linkage
 from domain.allowed import allowed_actions
 from domain.calendar import SPAN, SUBDISTRICT_TZ, working_days_from
 from domain.case import (
@@ -67,7 +67,7 @@ from domain.permissions import Principal, Role
 from domain.routing import NoRoutingRule, RoutingRule, route, with_committee
 from domain.sla import DeadlineKind, SlaPolicy, select_policy
 from domain.state import CaseState
-from domain.state import view as state_view
+from domain.view import view as state_view
 from domain.visit import VisitInput
 
 PREFIX = "GEN"
@@ -211,7 +211,7 @@ class _Life:
         in order, and a summoned agency reports half an hour after the whistle (up to `as_of`)."""
         horizon = min(moment, self.as_of)
         while True:
-            alarm = lifecycle.next_alarm(self.state)
+            alarm = alarms.next_alarm(self.state)
             parts = self.linkage
             part_alarm = linkage.next_alarm(parts) if parts else None
             reporting = [
@@ -230,7 +230,7 @@ class _Life:
             elif parts is not None and part_alarm is not None and part_alarm.at == first:
                 self.told(linkage.ring(parts, part_alarm, first), first)
             elif alarm is not None:
-                self.take(lifecycle.ring(self.state, alarm, alarm.at))
+                self.take(alarms.ring(self.state, alarm, alarm.at))
         if moment > self.as_of:
             raise _Cut
         self.now = moment

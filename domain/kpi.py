@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseView
-from domain.state import CaseState, EventLike, replay, view
+from domain.state import CaseState, EventLike, replay
+from domain.view import view
 
 PLACE_KEYS = ("community", "grid", "unit", "category", "channel")
 PERIOD_KEYS = ("day", "week", "month")

@@ -20,11 +20,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.alarms import next_alarm, ring
 from domain.allowed import INPUTS, parse
 from domain.case import Action, CaseEvent, EventType, Routed
 from domain.common import Refused
 from domain.kpi import Rate, facts_of
-from domain.lifecycle import act, next_alarm, ring, route
+from domain.lifecycle import act, route
 from domain.permissions import Principal, Role
 from domain.sla import SlaPolicy, parse_limit
 from domain.state import CaseState, EventLike, born, evolve, replay

@@ -18,11 +18,12 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import CaseActivities
-    from domain import lifecycle
+    from domain import alarms, lifecycle
     from domain.allowed import allowed_actions, check, parse
     from domain.case import Action, CaseRecord, CaseView
     from domain.change import Step
-    from domain.state import CaseState, view
+    from domain.state import CaseState
+    from domain.view import view
     from workflows.refusal import decided
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -83,7 +84,7 @@ class AppealWorkflow:
     async def _wait_for_alarm(self) -> None:
         """The ruling's next alarm, or the ruling itself, whichever comes first."""
         version = self._version
-        alarm = lifecycle.next_alarm(self._state)
+        alarm = alarms.next_alarm(self._state)
         if alarm is None:
             await workflow.wait_condition(lambda: self._version != version)
             return
@@ -98,7 +99,7 @@ class AppealWorkflow:
                 pass
         async with self._lock:
             if self._version == version:
-                await self._take(lifecycle.ring(self._state, alarm, workflow.now()))
+                await self._take(alarms.ring(self._state, alarm, workflow.now()))
 
     async def _take(self, step: Step) -> None:
         """Keep the step's state and write its events and notices into the case's record."""

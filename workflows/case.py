@@ -28,7 +28,7 @@ from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import CaseActivities
-    from domain import lifecycle
+    from domain import alarms, lifecycle
     from domain.allowed import allowed_actions, check, parse
     from domain.calendar import SUBDISTRICT_TZ
     from domain.case import Action, CaseEvent, CaseIntake, CaseRecord, CaseView, MergedCase
@@ -38,7 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy_change import PolicyFollowed, follow
     from domain.repeat import REPEATED, Repeat, mark
     from domain.split import CHILD_CLOSED, ChildClosed
-    from domain.state import CaseState, view
+    from domain.state import CaseState
+    from domain.view import view
     from workflows import search_attributes as sa
     from workflows.linkage import LinkageWorkflow
     from workflows.refusal import INVALID_REFERENCE, decided
@@ -188,7 +189,7 @@ class CaseWorkflow:
 
     async def _wait_for_alarm(self) -> None:
         version = self._version
-        alarm = lifecycle.next_alarm(self._state)
+        alarm = alarms.next_alarm(self._state)
         timer = self._plan(alarm)
         if alarm is None:
             await workflow.wait_condition(lambda: self._version != version)
@@ -201,7 +202,7 @@ class CaseWorkflow:
         async with self._lock:
             if self._version == version:  # no action slipped in while we waited for the lock
                 unrated = await self._unrated_recently(alarm)
-                await self._take(lifecycle.ring(self._state, alarm, workflow.now(), unrated))
+                await self._take(alarms.ring(self._state, alarm, workflow.now(), unrated))
 
     def _plan(self, alarm: Alarm | None) -> asyncio.Task[None] | None:
         """The timer for `alarm`: the running one while the alarm is the same, else a new one
@@ -217,11 +218,11 @@ class CaseWorkflow:
         return self._timer[1]
 
     async def _unrated_recently(self, alarm: Alarm) -> int:
-        if not lifecycle.counts_unrated(self._state, alarm) or self._state.unit is None:
+        if not alarms.counts_unrated(self._state, alarm) or self._state.unit is None:
             return 0
         return await workflow.execute_activity_method(
             CaseActivities.count_unrated,
-            args=[self._state.unit, workflow.now() - lifecycle.UNRATED_WINDOW],
+            args=[self._state.unit, workflow.now() - alarms.UNRATED_WINDOW],
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_RETRY,
             summary=f"unrated cases of {self._state.unit}",

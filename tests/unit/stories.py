@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import lifecycle
+from domain import alarms, lifecycle
 from domain.case import Action, CaseEvent, CaseIntake, Routed, Severity
 from domain.change import Step
 from domain.common import ActionInput
@@ -90,8 +90,8 @@ class Story:
     def wait(self, minutes: float, unrated_recently: int = 0) -> None:
         """Let time run: every alarm due by then rings, as the workflow's timer would."""
         until = self.at(minutes)
-        while (alarm := lifecycle.next_alarm(self.state)) is not None and alarm.at <= until:
-            self.take(lifecycle.ring(self.state, alarm, alarm.at, unrated_recently))
+        while (alarm := alarms.next_alarm(self.state)) is not None and alarm.at <= until:
+            self.take(alarms.ring(self.state, alarm, alarm.at, unrated_recently))
         self.now = until
 
     def act(

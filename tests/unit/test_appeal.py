@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from domain import lifecycle
+from domain import alarms
 from domain.allowed import Forbidden, NotAllowedNow, allowed_actions
 from domain.appeal import AppealInput, RuleOnAppealInput, Ruling
 from domain.case import (
@@ -144,9 +144,9 @@ def test_a_closed_case_is_appealed_and_ruled_and_its_ruling_has_a_clock() -> Non
     story.act(300, Action.review_close, ReviewCloseInput(verdict="已尽力"), SUPERVISOR)
     assert story.state.outcome is not None
     assert allowed_actions(story.state) == [Action.reopen, Action.appeal]
-    assert lifecycle.next_alarm(story.state) is None
+    assert alarms.next_alarm(story.state) is None
     story.act(400, Action.appeal, appeal())
-    alarm = lifecycle.next_alarm(story.state)
+    alarm = alarms.next_alarm(story.state)
     assert alarm is not None and alarm.deadline is DeadlineKind.appeal
     assert allowed_actions(story.state) == [Action.rule_on_appeal]
     story.act(
@@ -155,7 +155,7 @@ def test_a_closed_case_is_appealed_and_ruled_and_its_ruling_has_a_clock() -> Non
         RuleOnAppealInput(ruling=Ruling.exempted, reason="核减"),
         SUPERVISOR,
     )
-    assert lifecycle.next_alarm(story.state) is None
+    assert alarms.next_alarm(story.state) is None
     assert allowed_actions(story.state) == [Action.reopen]  # nothing left to appeal
     assert replay(story.events) == story.state
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from domain import lifecycle
+from domain import alarms, lifecycle
 from domain.allowed import Forbidden, NotAllowedNow, allowed_actions
 from domain.case import AcceptInput, Action, CaseStatus, Outcome, RejectInput, ReturnInput
 from domain.split import ChildCase, ChildClosed, SplitInput
@@ -45,7 +45,7 @@ def test_a_split_names_each_child_after_its_parent_and_stops_the_parents_clocks(
     assert children[1].location.crs == "gcj02"  # as given: the activity stores both
     assert story.state.status is CaseStatus.split_
     assert [c.id for c in story.state.children] == ["LC-2026-000001-1", "LC-2026-000001-2"]
-    assert story.state.pending() == [] and lifecycle.next_alarm(story.state) is None
+    assert story.state.pending() == [] and alarms.next_alarm(story.state) is None
     assert allowed_actions(story.state) == []
     assert replay(story.events) == story.state
 

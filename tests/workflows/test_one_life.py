@@ -31,8 +31,9 @@ from domain.case import (
     SuspendInput,
 )
 from domain.kpi import COUNTERS, Counts, facts_from_events
-from domain.state import replay, view
+from domain.state import replay
 from domain.timeline import deadline_states, standing
+from domain.view import view
 from tests.conftest import eventually
 from tests.workflows.conftest import act
 from workflows.case import CaseWorkflow
