@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -250,6 +251,17 @@ def _token(settings: Settings, role: Role, days: float = 30, **scope: Any) -> st
     return issue(settings, principal, timedelta(days=days))
 
 
+def _stopped() -> None:
+    """A clean stop ends the process here, without the interpreter's teardown: the Temporal
+    SDK's Rust threads can outlive the event loop and abort that teardown ("PyGILState_Release:
+    thread state must be current", SIGABRT: sdk-python issue 300), which would turn a clean
+    SIGTERM into exit code 134 for systemd and docker."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gridcase", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -328,10 +340,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "up":
             run(up(settings))
+            _stopped()
         elif args.command == "worker":
             run(serve(_with_database(settings), worker=True, api=False))
+            _stopped()
         elif args.command == "api":
             run(serve(_with_database(settings), worker=False, api=True))
+            _stopped()
         elif args.command == "migrate":
             upgrade(_with_database(settings).sqlalchemy_url)
         elif args.command == "token":
