@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +75,7 @@ class CaseWorkflow:
         self._version = 0
         # One change at a time: actions, signals and alarms are applied and recorded in order.
         self._lock = asyncio.Lock()
+        self._begun = False  # routed (or carried over): signals may change the case from now
         # The running alarm timer and the alarm it waits for (kept while the alarm stays).
         self._timer: tuple[Alarm, asyncio.Task[None]] | None = None
         # What the search attributes hold now, by name, so only a change is upserted.
@@ -95,7 +97,9 @@ class CaseWorkflow:
                     summary=f"route {start.category}",
                 )
                 await self._take(lifecycle.route(self._state, routed, workflow.now()))
+            self._begun = True
         else:
+            self._begun = True
             self._index()
             await self._wait_for_reopen()
         while True:
@@ -159,31 +163,41 @@ class CaseWorkflow:
 
     @workflow.signal
     async def merged_case(self, merged: MergedCase) -> None:
-        async with self._lock:
+        async with self._turn():
             await self._take(lifecycle.merged_in(self._state, merged, workflow.now()))
 
     @workflow.signal
     async def linkage_changed(self, change: LinkageChange) -> None:
-        async with self._lock:
+        async with self._turn():
             await self._take(lifecycle.linkage_changed(self._state, change, workflow.now()))
 
     @workflow.signal
     async def policy_changed(self, changed: PolicyFollowed) -> None:
         """An administrator changed the policy and open cases follow (domain.policy_change)."""
-        async with self._lock:
+        async with self._turn():
             await self._take(follow(self._state, changed.policy, workflow.now(), changed.actor))
 
     @workflow.signal(name=CHILD_CLOSED)
     async def child_closed(self, closed: ChildClosed) -> None:
         """A case this one was split into closed (domain.split)."""
-        async with self._lock:
+        async with self._turn():
             await self._take(lifecycle.child_closed(self._state, closed, workflow.now()))
 
     @workflow.signal(name=REPEATED)
     async def repeated(self, repeat: Repeat) -> None:
         """The same resident or address asked again (domain.repeat)."""
-        async with self._lock:
+        async with self._turn():
             await self._take(mark(self._state, repeat, workflow.now()))
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """A signal's change, after routing. A retried first workflow task may hold a signal
+        that arrived after the failed attempt; the SDK applies signals before it starts the run,
+        so without this the signal would take the lock ahead of routing and shift every sequence
+        number the first attempt's local activities already recorded (a step recorded twice)."""
+        await workflow.wait_condition(lambda: self._begun)
+        async with self._lock:
+            yield
 
     # ---- time: one timer for the next alarm the model names ------------------------------------
 
