@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     # A client's identical request within this many seconds is a retry: the first case answers.
     open311_retry_window_seconds: int = 600
     outbox_interval: float = 1.0
+    # The worker's capacity: how many cases it keeps in memory (a cached case takes a signal or a
+    # query without replaying its history), how many workflow tasks, activities and local
+    # activities it runs at once, and how many polls for each kind of task it keeps open.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
+    worker_workflow_task_pollers: int = Field(default=5, ge=2)
+    worker_activity_task_pollers: int = Field(default=5, ge=1)
     # A notification the gateway did not take is tried again after a backoff that doubles from
     # `outbox_interval` up to this many seconds, and becomes a dead letter after this many
     # attempts (or at once when the gateway refuses it for good: a 4xx).

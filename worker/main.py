@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.cases import CaseActivities
 from activities.governance import GovernanceActivities
@@ -64,4 +64,14 @@ def build_worker(
             proactive.tell_open_cases,
         ],
         graceful_shutdown_timeout=graceful_shutdown,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(
+            settings.worker_workflow_task_pollers
+        ),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(
+            settings.worker_activity_task_pollers
+        ),
     )
