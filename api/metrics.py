@@ -67,16 +67,14 @@ async def exposition(session: AsyncSession) -> bytes:
                 func.coalesce(
                     func.extract("epoch", func.now() - func.min(Notification.created_at)), 0
                 ),
-            ).where(Notification.sent_at.is_(None), Notification.dead_at.is_(None))
+            ).where(Notification.unsent(), Notification.dead_at.is_(None))
         )
     ).one()
     OUTBOX_BACKLOG.set(backlog)
     OUTBOX_OLDEST.set(float(oldest))
     OUTBOX_DEAD.set(
         await session.scalar(
-            select(func.count()).where(
-                Notification.dead_at.is_not(None), Notification.sent_at.is_(None)
-            )
+            select(func.count()).where(Notification.dead_at.is_not(None), Notification.unsent())
         )
         or 0
     )

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, tuple_, update
+from sqlalchemy import ColumnElement, String, cast, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Case, CaseEventRow, CaseIntakeKey, Notification, case_number_seq
 from domain.case import (
+    CaseEvent,
     CaseIntake,
     CaseReceived,
     CaseRecord,
@@ -22,6 +23,7 @@ from domain.case import (
     Reporter,
     Severity,
 )
+from domain.common import Notice
 from domain.places import distance_m
 
 # The columns of the case row the workflow keeps current (the rest is intake's: the reporter and
@@ -163,35 +165,124 @@ def row_of(view: CaseView) -> dict[str, Any]:
 
 
 async def record(session: AsyncSession, rec: CaseRecord) -> None:
-    """Bring the case row forward and append its new events and notifications; replaying the
-    same record changes nothing, and a stale retry (lower last_seq) never overwrites a newer
-    state."""
+    """Bring the case row to the workflow's state and write its new events and notifications.
+
+    The record runs as a local activity inside the workflow task that takes the step, so it may
+    have written for a task the server never persisted (Temporal went down): the retried task
+    can see a signal or an Update the lost one did not, and then record other steps under the
+    same sequence numbers. The retried task's record is the one that counts: what is already
+    written from its first sequence number on is kept if it is this very record (a retry of the
+    activity) and replaced otherwise; the lost task's notifications are set aside, and each is
+    taken over by the same notice if the retried task records it (one that went out stays
+    sent, once)."""
     view = rec.case
-    row = {**row_of(view), "updated_at": func.now()}
-    updated = await session.execute(
-        update(Case).where(Case.id == view.id, Case.last_seq < view.last_seq).values(**row)
-    )
-    if updated.rowcount == 0 and await session.get(Case, view.id) is None:  # type: ignore[attr-defined]
+    first = rec.events[0].seq if rec.events else view.last_seq + 1
+    found = (
+        await session.execute(
+            select(Case.last_seq, _has_superseded(view.id))
+            .where(Case.id == view.id)
+            .with_for_update(of=Case)  # one record of a case at a time
+        )
+    ).one_or_none()
+    if found is None:
         raise MissingCase(view.id)
+    last_seq, superseded = found
+    if last_seq >= first:
+        if await _events_from(session, view.id, first) == rec.events:
+            return  # this record, written before: nothing to do
+        await _supersede(session, view.id, first)
+        superseded = True
+    await session.execute(
+        update(Case).where(Case.id == view.id).values(**row_of(view), updated_at=func.now())
+    )
     if rec.events:
         await session.execute(
-            insert(CaseEventRow)
-            .values([{"case_id": view.id, **e.model_dump()} for e in rec.events])
-            .on_conflict_do_nothing(index_elements=[CaseEventRow.case_id, CaseEventRow.seq])
+            insert(CaseEventRow).values(
+                [{"case_id": view.id, **e.model_dump()} for e in rec.events]
+            )
         )
-    if rec.notifications:
+    notices = rec.notifications
+    if superseded:
+        notices = [n for n in notices if not await _take_over(session, view.id, n)]
+    if notices:
         # The outbox row shares the event's transaction and its key: a retry adds nothing.
         await session.execute(
             insert(Notification)
             .values(
                 [
-                    {"id": f"{view.id}:{n.seq}:{n.recipient}", "case_id": view.id, **n.model_dump()}
-                    for n in rec.notifications
+                    {"id": _notification_id(view.id, n), "case_id": view.id, **n.model_dump()}
+                    for n in notices
                 ]
             )
             .on_conflict_do_nothing(index_elements=[Notification.id])
         )
     await session.flush()
+
+
+def _notification_id(case_id: str, notice: Notice) -> str:
+    return f"{case_id}:{notice.seq}:{notice.recipient}"
+
+
+def _has_superseded(case_id: str) -> ColumnElement[bool]:
+    return (
+        select(Notification.id)
+        .where(Notification.case_id == case_id, Notification.superseded_at.is_not(None))
+        .exists()
+    )
+
+
+async def _events_from(session: AsyncSession, case_id: str, first: int) -> list[CaseEvent]:
+    rows = await session.scalars(
+        select(CaseEventRow)
+        .where(CaseEventRow.case_id == case_id, CaseEventRow.seq >= first)
+        .order_by(CaseEventRow.seq)
+    )
+    return [CaseEvent.model_validate(row, from_attributes=True) for row in rows]
+
+
+async def _supersede(session: AsyncSession, case_id: str, first: int) -> None:
+    """Set aside what a lost task wrote from `first` on. A notification a sender is sending
+    holds its row lock: this waits for it, and the row stays sent."""
+    await session.execute(
+        delete(CaseEventRow).where(CaseEventRow.case_id == case_id, CaseEventRow.seq >= first)
+    )
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.case_id == case_id,
+            Notification.seq >= first,
+            Notification.superseded_at.is_(None),
+        )
+        # out of the way of the keys the retried task writes (unique per transaction)
+        .values(
+            superseded_at=func.now(),
+            id=func.left(Notification.id, 100) + "~" + cast(func.txid_current(), String),
+        )
+    )
+
+
+async def _take_over(session: AsyncSession, case_id: str, notice: Notice) -> bool:
+    """Give `notice` the set-aside notification that is the same notice, if there is one (sent,
+    refused or still waiting, it keeps that state)."""
+    same = (
+        select(Notification.id)
+        .where(
+            Notification.case_id == case_id,
+            Notification.superseded_at.is_not(None),
+            Notification.recipient == notice.recipient,
+            Notification.kind == notice.kind,
+            Notification.params == notice.params,
+        )
+        .order_by(Notification.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+    taken = await session.execute(
+        update(Notification)
+        .where(Notification.id == same)
+        .values(id=_notification_id(case_id, notice), seq=notice.seq, superseded_at=None)
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
 async def nearby_open(

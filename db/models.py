@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Sequence,
     String,
     Text,
+    and_,
     func,
     text,
 )
@@ -322,11 +324,25 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime | None]
     dead_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Written by a workflow task that was lost (migration 0021): never sent from now on, and
+    # taken over by the same notice (recipient, template, parameters) when the retried task
+    # records it, so a notice that already went out does not go out twice (db.cases.record).
+    superseded_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_notifications_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
         Index("ix_notifications_dead", "dead_at", postgresql_where=text("dead_at IS NOT NULL")),
+        Index(
+            "ix_notifications_superseded",
+            "case_id",
+            postgresql_where=text("superseded_at IS NOT NULL"),
+        ),
     )
+
+    @classmethod
+    def unsent(cls) -> ColumnElement[bool]:
+        """Still to be sent, or to be sent again by an operator: neither sent nor set aside."""
+        return and_(cls.sent_at.is_(None), cls.superseded_at.is_(None))
 
 
 class RollupCounters:

@@ -84,7 +84,7 @@ async def deliver_pending(
     """Deliver up to `batch` notifications that are due; return how many were sent. Rows that
     keep failing sort after fresh ones (by attempts), so one dead recipient blocks nobody."""
     due = (
-        Notification.sent_at.is_(None),
+        Notification.unsent(),
         Notification.dead_at.is_(None),
         or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= func.now()),
     )

@@ -41,7 +41,7 @@ async def dead_letters(
     """Given-up notifications, most recent first: template, parameters and why (no contact)."""
     rows = await session.scalars(
         select(Notification)
-        .where(Notification.dead_at.is_not(None), Notification.sent_at.is_(None))
+        .where(Notification.dead_at.is_not(None), Notification.unsent())
         .order_by(Notification.dead_at.desc())
         .limit(limit)
     )
@@ -53,7 +53,11 @@ async def retry(session: SessionDep, notification_id: str) -> dict[str, str]:
     """Queue a dead letter again (the gateway's template approved, the recipient fixed...)."""
     requeued = await session.scalar(
         update(Notification)
-        .where(Notification.id == notification_id, Notification.dead_at.is_not(None))
+        .where(
+            Notification.id == notification_id,
+            Notification.dead_at.is_not(None),
+            Notification.unsent(),
+        )
         .values(dead_at=None, next_attempt_at=None, attempts=0)
         .returning(Notification.id)
     )

@@ -1,0 +1,141 @@
+"""The case record when a workflow task is lost: the record runs as a local activity inside the
+task, so a task the server never persisted (Temporal killed) has already written; the retried
+task may see a signal or an Update the lost one did not and record other steps under the same
+sequence numbers. Its record is the one that counts, and no notice goes out twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db import cases
+from db.models import Case, CaseEventRow, Notification
+from domain.allowed import allowed_actions
+from domain.case import (
+    AcceptInput,
+    Action,
+    CaseEvent,
+    CaseReceived,
+    CaseRecord,
+    Reporter,
+    UrgeInput,
+)
+from domain.change import Step
+from domain.common import Notice
+from domain.repeat import Repeat, mark
+from domain.view import view
+from tests.unit.stories import DISPATCHER, Story
+
+REPEAT = Repeat(earlier=["LC-2026-000001", "LC-2026-000002"], basis="reporter")
+
+
+async def test_a_retried_task_replaces_what_the_lost_one_recorded(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    case_id = await _filed(sessions)
+    # Both attempts start from the routed case (persisted before the loss).
+    lost, retried = Story(case_id=case_id), Story(case_id=case_id)
+    for story in (lost, retried):
+        story.route()
+        await _record(sessions, story, story.events)
+    routed_seq = retried.state.seq
+
+    # The lost task: the repeat signal, then an urge; the repeat's notice even went out.
+    lost.wait(5)
+    await _take(sessions, lost, mark(lost.state, REPEAT, lost.now))
+    await _take(sessions, lost, lost.act(6, Action.urge, UrgeInput(note="请尽快"), DISPATCHER))
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Notification)
+            .where(Notification.case_id == case_id, Notification.kind == "repeat")
+            .values(sent_at=datetime.now(UTC))
+        )
+
+    # The retried task sees the unit's accept first (an Update the lost task never saw), then
+    # the repeat; the urge's caller gave up.
+    await _take(sessions, retried, retried.act(7, Action.accept, AcceptInput()))
+    repeat = await _take(sessions, retried, mark(retried.state, REPEAT, retried.now))
+    written = await _updated_at(sessions, case_id)
+    await _record(sessions, retried, repeat.events, repeat.notices)  # the activity retried
+    assert await _updated_at(sessions, case_id) == written  # ... and found it written: no-op
+
+    async with sessions() as session:
+        events = (
+            await session.scalars(
+                select(CaseEventRow.type)
+                .where(CaseEventRow.case_id == case_id, CaseEventRow.seq > routed_seq)
+                .order_by(CaseEventRow.seq)
+            )
+        ).all()
+        row = await session.get(Case, case_id)
+        notices = (
+            await session.execute(
+                select(Notification.kind, Notification.seq, Notification.sent_at.is_not(None))
+                .where(Notification.case_id == case_id, Notification.seq > routed_seq)
+                .where(Notification.superseded_at.is_(None))
+            )
+        ).all()
+    assert events == ["accept", "repeated"]
+    assert row is not None
+    assert (row.status, row.last_seq) == ("in_progress", routed_seq + 2)
+    # The repeat's notice is the one that went out, now under the retried task's key: once.
+    assert notices == [("repeat", routed_seq + 2, True)]
+
+    # The urge the retried task never recorded is set aside: no sender takes it.
+    async with sessions() as session:
+        waiting = (
+            await session.scalars(
+                select(Notification.kind).where(
+                    Notification.case_id == case_id, Notification.unsent()
+                )
+            )
+        ).all()
+        urge = await session.scalar(
+            select(Notification).where(Notification.case_id == case_id, Notification.kind == "urge")
+        )
+    assert "urge" not in waiting
+    assert urge is not None and urge.sent_at is None and urge.superseded_at is not None
+
+
+async def _updated_at(sessions: async_sessionmaker[AsyncSession], case_id: str) -> datetime:
+    async with sessions() as session:
+        updated = await session.scalar(select(Case.updated_at).where(Case.id == case_id))
+    assert updated is not None
+    return updated
+
+
+async def _filed(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async with sessions.begin() as session:
+        number = await cases.allocate_number(session)
+        story = Story(case_id=f"RC-2026-{number:06d}", number=number)
+        received = CaseReceived(
+            description="垃圾堆积多日",
+            reporter=Reporter(name="王女士", phone="13800000001"),
+            at=datetime.now(UTC),
+        )
+        await cases.open_case(session, story.intake, received)
+    return story.intake.case_id
+
+
+async def _take(sessions: async_sessionmaker[AsyncSession], story: Story, step: Step) -> Step:
+    """Apply `step` to the story and record it, as the workflow's `_take` does."""
+    story.take(step)
+    await _record(sessions, story, step.events, step.notices)
+    return step
+
+
+async def _record(
+    sessions: async_sessionmaker[AsyncSession],
+    story: Story,
+    events: list[CaseEvent],
+    notices: list[Notice] | None = None,
+) -> None:
+    record = CaseRecord(
+        case=view(story.state, allowed_actions(story.state)),
+        events=events,
+        notifications=notices or [],
+    )
+    async with sessions.begin() as session:
+        await cases.record(session, record)
