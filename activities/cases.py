@@ -25,6 +25,8 @@ from domain.routing import NoRoutingRule, route, with_committee
 from domain.sla import select_policy
 from domain.split import Children
 
+# Logged when a record replaced what a lost workflow task had recorded (make faults counts it).
+REPLACED = "what a lost workflow task recorded was replaced"
 # The grid polygons are read again after this long, so a re-imported map is picked up.
 LOCATOR_TTL_SECONDS = 60.0
 
@@ -174,7 +176,9 @@ class CaseActivities:
         PostgreSQL refuses (a data error) fails at once instead of retrying forever."""
         try:
             async with self._sessions.begin() as session:
-                await cases.record(session, record)
+                recorded = await cases.record(session, record)
+            if recorded == "replaced":  # an operator may count these (make faults does)
+                activity.logger.warning("%s: %s", record.case.id, REPLACED)
         except cases.MissingCase as missing:
             raise ApplicationError(
                 f"no case row {missing}: intake writes it before it starts the workflow",

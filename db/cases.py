@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, String, cast, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -164,7 +164,11 @@ def row_of(view: CaseView) -> dict[str, Any]:
     return row
 
 
-async def record(session: AsyncSession, rec: CaseRecord) -> None:
+# What a record found: nothing yet, itself (a retried activity), or a lost task's steps.
+Recorded = Literal["written", "already written", "replaced"]
+
+
+async def record(session: AsyncSession, rec: CaseRecord) -> Recorded:
     """Bring the case row to the workflow's state and write its new events and notifications.
 
     The record runs as a local activity inside the workflow task that takes the step, so it may
@@ -174,7 +178,7 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
     written from its first sequence number on is kept if it is this very record (a retry of the
     activity) and replaced otherwise; the lost task's notifications are set aside, and each is
     taken over by the same notice if the retried task records it (one that went out stays
-    sent, once)."""
+    sent, once). Says which of the three it was."""
     view = rec.case
     first = rec.events[0].seq if rec.events else view.last_seq + 1
     found = (
@@ -187,11 +191,12 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
     if found is None:
         raise MissingCase(view.id)
     last_seq, superseded = found
+    recorded: Recorded = "written"
     if last_seq >= first:
         if await _events_from(session, view.id, first) == rec.events:
-            return  # this record, written before: nothing to do
+            return "already written"
         await _supersede(session, view.id, first)
-        superseded = True
+        superseded, recorded = True, "replaced"
     await session.execute(
         update(Case).where(Case.id == view.id).values(**row_of(view), updated_at=func.now())
     )
@@ -217,6 +222,7 @@ async def record(session: AsyncSession, rec: CaseRecord) -> None:
             .on_conflict_do_nothing(index_elements=[Notification.id])
         )
     await session.flush()
+    return recorded
 
 
 def _notification_id(case_id: str, notice: Notice) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from activities.cases import REPLACED
 from core.auth import issue
 from core.config import Settings
 from domain.permissions import Principal, Role
@@ -353,6 +354,11 @@ async def main(cases: int, concurrency: int, seed: int, keep: bool) -> int:
     finally:
         stack.stop()
     seconds = time.monotonic() - started
+    # Steps a lost workflow task had recorded, replaced by its retry (db.cases.record).
+    replaced = sum(
+        log.read_text(errors="replace").count(REPLACED)
+        for log in (workdir / "logs").glob("worker-*.log")
+    )
     five_hundreds = sum(n for code, n in tally.statuses.items() if code >= 500 and code != 503)
     missing_kinds = [k for k in KINDS if not faults[k]]
     held = (
@@ -366,7 +372,7 @@ async def main(cases: int, concurrency: int, seed: int, keep: bool) -> int:
         f"faults {'HELD' if held else 'FAILED'}: cases {cases}, accepted {len(tally.accepted)}, "
         f"closed {verdict.closed}, lost {verdict.lost}, duplicated {verdict.duplicated}, "
         f"5xx {five_hundreds}, 503 {tally.statuses[503]}, dropped connections "
-        f"{tally.transport_errors}, faults "
+        f"{tally.transport_errors}, lost tasks' records replaced {replaced}, faults "
         + " ".join(f"{k}={faults[k]}" for k in KINDS)
         + f", {seconds:.0f} s",
         flush=True,

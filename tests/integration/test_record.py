@@ -55,10 +55,13 @@ async def test_a_retried_task_replaces_what_the_lost_one_recorded(
 
     # The retried task sees the unit's accept first (an Update the lost task never saw), then
     # the repeat; the urge's caller gave up.
-    await _take(sessions, retried, retried.act(7, Action.accept, AcceptInput()))
-    repeat = await _take(sessions, retried, mark(retried.state, REPEAT, retried.now))
+    accept = retried.act(7, Action.accept, AcceptInput())
+    assert await _record(sessions, retried, accept.events, accept.notices) == "replaced"
+    repeat = retried.take(mark(retried.state, REPEAT, retried.now))
+    assert await _record(sessions, retried, repeat.events, repeat.notices) == "written"
     written = await _updated_at(sessions, case_id)
-    await _record(sessions, retried, repeat.events, repeat.notices)  # the activity retried
+    retry = await _record(sessions, retried, repeat.events, repeat.notices)  # the activity again
+    assert retry == "already written"
     assert await _updated_at(sessions, case_id) == written  # ... and found it written: no-op
 
     async with sessions() as session:
@@ -131,11 +134,11 @@ async def _record(
     story: Story,
     events: list[CaseEvent],
     notices: list[Notice] | None = None,
-) -> None:
+) -> cases.Recorded:
     record = CaseRecord(
         case=view(story.state, allowed_actions(story.state)),
         events=events,
         notifications=notices or [],
     )
     async with sessions.begin() as session:
-        await cases.record(session, record)
+        return await cases.record(session, record)
