@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test fuzz install lint typecheck unit bench faults clean browser
+.PHONY: run test fuzz install lint typecheck unit bench bench-scale faults clean browser
 
 run: $(STAMP)  ## start the embedded stack, worker and API (Ctrl-C stops everything)
 	$(BIN)/gridcase up
@@ -46,6 +46,9 @@ faults: $(STAMP)  ## 500 cases over HTTP while API, workers, Temporal and Postgr
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle
+
+bench-scale: $(STAMP)  ## lifecycles with 1 API + 1 worker, then 2 + 2, as separate processes
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .gridcase .pytest_cache .mypy_cache .ruff_cache
