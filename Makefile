@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test fuzz install lint typecheck unit bench bench-scale faults clean browser
+.PHONY: run test fuzz install lint typecheck unit bench bench-scale bench-open-cases faults clean browser
 
 run: $(STAMP)  ## start the embedded stack, worker and API (Ctrl-C stops everything)
 	$(BIN)/gridcase up
@@ -49,6 +49,9 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)  ## lifecycles with 1 API + 1 worker, then 2 + 2, as separate processes
 	$(BIN)/python -m bench.scale
+
+bench-open-cases: $(STAMP)  ## 5,000 open cases on their timers, the worker restarted under them
+	$(BIN)/python -m bench.open_cases
 
 clean:
 	rm -rf $(VENV) .gridcase .pytest_cache .mypy_cache .ruff_cache

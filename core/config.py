@@ -111,7 +111,11 @@ class Settings(BaseSettings):
     # The worker's capacity: how many cases it keeps in memory (a cached case takes a signal or a
     # query without replaying its history), how many workflow tasks, activities and local
     # activities it runs at once, and how many polls for each kind of task it keeps open.
-    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # The cache should hold every open case a worker carries: one below that replays a case for
+    # each signal or query (3x slower, measured), and one cached case costs ~0.25 MiB, so 5,000
+    # fill ~1.4 GiB (README, Benchmark: "Many open cases"). The slots and pollers keep the
+    # SDK's defaults: no run here varied them.
+    worker_max_cached_workflows: int = Field(default=5000, ge=0)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
