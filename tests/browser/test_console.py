@@ -389,3 +389,35 @@ async def test_a_grid_worker_verifies_a_units_fix_on_a_phone(stack: Stack, page:
     await expect(page.get_by_text("核查办结")).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await screenshot(page, "console-phone-verify")
+
+
+async def test_a_supervisor_finds_a_twice_unsatisfied_case_in_the_review_queue(
+    stack: Stack, page: Page
+) -> None:
+    case_id = await _filed(stack)
+    handler = bearer("unit_handler", unit="GT-C01-G02")
+    dispatcher = bearer("dispatcher")
+    unsatisfied = {"grade": "unsatisfied", "solved": False}
+    steps = [
+        ("accept", {}, handler),
+        ("contact", {"note": "已联系"}, handler),
+        ("reply", {"result": "已清理"}, handler),
+        ("rate", unsatisfied, dispatcher),  # re-handling
+        ("reply", {"result": "再次清理并张贴提示"}, handler),
+        ("rate", unsatisfied, dispatcher),  # unsatisfied again: a supervisor decides
+    ]
+    async with httpx.AsyncClient(base_url=stack.api) as api:
+        for action, body, who in steps:
+            done = await api.post(f"/v1/cases/{case_id}/{action}", json=body, headers=who)
+            assert done.status_code == 200, (action, done.text)
+    await sign_in(page, stack, "supervisor")
+    await page.goto(f"{stack.api}/console/stats")
+    queue = page.get_by_test_id("review-queue")
+    await expect(queue).to_contain_text(case_id)
+    await screenshot(page, "console-review-queue")
+    await queue.locator("a", has_text=case_id).click()
+    await expect(page.get_by_test_id("action-reopen")).to_have_count(1)
+    await _act(page, "review_close", verdict="已两次处理，问题属于历史遗留，予以办结")
+    await expect(page.get_by_test_id("case-status")).to_have_text("已办结")
+    await page.goto(f"{stack.api}/console/stats")
+    await expect(page.get_by_test_id("review-queue")).to_have_count(0)
