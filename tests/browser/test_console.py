@@ -421,3 +421,24 @@ async def test_a_supervisor_finds_a_twice_unsatisfied_case_in_the_review_queue(
     await expect(page.get_by_test_id("case-status")).to_have_text("已办结")
     await page.goto(f"{stack.api}/console/stats")
     await expect(page.get_by_test_id("review-queue")).to_have_count(0)
+
+
+async def test_a_dispatcher_splits_a_case_with_the_generic_form(stack: Stack, page: Page) -> None:
+    """An action added to the API (拆分) works from its form read off the input model: a list of
+    records, written as JSON like the form's example."""
+    case_id = await _filed(stack)
+    await sign_in(page, stack, "dispatcher")
+    await page.goto(f"{stack.api}/console/cases/{case_id}")
+    place = '"location": {"address": "怡顺社区 3 号楼", "grid": "C01-G02"}'
+    children = (
+        f'[{{"category": "public_order.flyers", "title": "楼道小广告", {place}}},'
+        f' {{"category": "sanitation.dead_corner", "title": "楼后垃圾", {place}}}]'
+    )
+    await _act(page, "split", children=children, reason="一件诉求含两件事")
+    await expect(page.get_by_test_id("case-status")).to_have_text("已拆分（待子工单办结）")
+    kids = page.get_by_test_id("child-case")
+    await expect(kids).to_have_count(2)
+    await expect(kids.first).to_contain_text("楼道小广告")
+    await kids.first.locator("a").click()
+    await expect(page.get_by_test_id("parent-case")).to_have_text(case_id)
+    await screenshot(page, "console-split-child")

@@ -298,6 +298,9 @@ ZH = Words(
         "list_placeholder": "逗号分隔",
         "json_hint": "按示例格式填写（JSON）",
         "timeline": "办理过程",
+        "split_from": "拆分自",
+        "children": "拆分的子工单",
+        "child_open": "办理中",
         # the map
         "map_title": "网格地图",
         "legend_overdue": "有超时工单",
