@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import console, errors
 from api.auth import RateLimiter, allowed
 from api.edge import Edge
-from api.metrics import HTTP_REQUESTS
+from api.observe import Observe
 from api.routes import (
     actions,
     cases,
@@ -34,12 +31,9 @@ from api.routes import (
     visits,
 )
 from api.routes import codec as codec_routes
-from core import logs
 from core.config import Settings, get_settings
 from core.temporal import codec, connect_with_backoff
 from db.session import make_engine, make_sessionmaker
-
-_CASE_PATH = re.compile(r"^/v1/cases/([^/]+)")
 
 # How long start-up waits for Temporal before the API serves without it (and keeps connecting).
 FIRST_CONNECT_SECONDS = 3.0
@@ -90,20 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
     )
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        """Each request gets an id (the caller's X-Request-ID, or a new one) that its log lines
-        carry with the case id; the answer is counted by route template and status."""
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        logs.request_id.set(rid[:64])
-        found = _CASE_PATH.match(request.url.path)
-        logs.case_id.set(found.group(1) if found else None)
-        response: Response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        response.headers["X-Request-ID"] = rid[:64]
-        return response
-
+    app.add_middleware(Observe)
     # Outermost: control characters and oversized bodies never reach a route.
     app.add_middleware(Edge, max_body_bytes=settings.max_body_bytes)
     # Every route is authenticated except health, Open311 (its own api_key; its reads are public,

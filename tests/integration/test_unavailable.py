@@ -73,3 +73,30 @@ async def test_with_no_worker_a_case_is_recorded_and_answered_as_received(
         assert (case["status"], case["unit"], case["last_seq"]) == ("received", None, 0)
         assert (case["description"], case["lat"], case["lon"]) == (body["description"], 36.2, 120.4)
         assert case["allowed_actions"] == [] and case["deadlines"] == []
+
+
+async def test_a_connection_postgresql_dropped_costs_one_503_then_the_pool_is_fresh(
+    settings: Settings,
+    dev_server: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """No ping before each checkout (db/session.py): a connection PostgreSQL dropped (a restart,
+    an idle timeout) fails the one request that meets it, as a 503 the client retries; the pool
+    then replaces its connections and the retry is served."""
+    app = create_app(app_settings(settings, dev_server, unique_queue()))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
+        ) as api,
+    ):
+        assert (await api.get("/v1/cases")).status_code == 200
+        async with app.state.engine.connect() as connection:  # the API's pooled connection
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with sessions.begin() as session:
+            assert await session.scalar(text(f"SELECT pg_terminate_backend({int(pid)})"))
+
+        dropped = await api.get("/v1/cases")
+        assert dropped.status_code == 503, dropped.text
+        assert int(dropped.headers["Retry-After"]) > 0
+        assert (await api.get("/v1/cases")).status_code == 200
