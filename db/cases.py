@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, String, cast, delete, func, select, tuple_, update
@@ -164,6 +164,12 @@ def row_of(view: CaseView) -> dict[str, Any]:
     return row
 
 
+# A lost task's notice is taken over only by a retry within this long of its setting aside:
+# the retry comes as soon as Temporal is back; a later notice that happens to read the same
+# (two urges a day apart) is a notice of its own and goes out.
+TAKE_OVER_WITHIN = timedelta(hours=1)
+
+
 # What a record found: nothing yet, itself (a retried activity), or a lost task's steps.
 Recorded = Literal["written", "already written", "replaced"]
 
@@ -232,7 +238,10 @@ def _notification_id(case_id: str, notice: Notice) -> str:
 def _has_superseded(case_id: str) -> ColumnElement[bool]:
     return (
         select(Notification.id)
-        .where(Notification.case_id == case_id, Notification.superseded_at.is_not(None))
+        .where(
+            Notification.case_id == case_id,
+            Notification.superseded_at > func.now() - TAKE_OVER_WITHIN,
+        )
         .exists()
     )
 
@@ -274,7 +283,7 @@ async def _take_over(session: AsyncSession, case_id: str, notice: Notice) -> boo
         select(Notification.id)
         .where(
             Notification.case_id == case_id,
-            Notification.superseded_at.is_not(None),
+            Notification.superseded_at > func.now() - TAKE_OVER_WITHIN,
             Notification.recipient == notice.recipient,
             Notification.kind == notice.kind,
             Notification.params == notice.params,

@@ -5,7 +5,7 @@ sequence numbers. Its record is the one that counts, and no notice goes out twic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -100,6 +100,42 @@ async def test_a_retried_task_replaces_what_the_lost_one_recorded(
         )
     assert "urge" not in waiting
     assert urge is not None and urge.sent_at is None and urge.superseded_at is not None
+
+
+async def test_a_notice_set_aside_long_ago_is_not_taken_over(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    case_id = await _filed(sessions)
+    lost, retried = Story(case_id=case_id), Story(case_id=case_id)
+    for story in (lost, retried):
+        story.route()
+        await _record(sessions, story, story.events)
+    urge = UrgeInput(note="请尽快")
+    await _take(sessions, lost, lost.act(5, Action.urge, urge, DISPATCHER))
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Notification)
+            .where(Notification.case_id == case_id, Notification.kind == "urge")
+            .values(sent_at=datetime.now(UTC))
+        )
+    await _take(sessions, retried, retried.act(6, Action.accept, AcceptInput()))
+    async with sessions.begin() as session:  # the urge was set aside two hours ago
+        await session.execute(
+            update(Notification)
+            .where(Notification.case_id == case_id, Notification.kind == "urge")
+            .values(superseded_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    # Much later the supervisor urges again, the same words: a notice of its own, sent.
+    await _take(sessions, retried, retried.act(7, Action.urge, urge, DISPATCHER))
+    async with sessions() as session:
+        urges = (
+            await session.execute(
+                select(Notification.sent_at.is_not(None), Notification.superseded_at.is_(None))
+                .where(Notification.case_id == case_id, Notification.kind == "urge")
+                .order_by(Notification.created_at)
+            )
+        ).all()
+    assert urges == [(True, False), (False, True)]
 
 
 async def _updated_at(sessions: async_sessionmaker[AsyncSession], case_id: str) -> datetime:
