@@ -116,12 +116,13 @@ async def file_case(
     try:
         # Update-with-Start: the start and the routed answer in one call, the Update delivered
         # with the case's first workflow task (no task of its own in the history).
+        operation = WithStartWorkflowOperation(
+            CaseWorkflow.run, intake, **_start_options(settings, intake)
+        )
         view = await asyncio.wait_for(
             temporal.execute_update_with_start_workflow(
                 CaseWorkflow.routed,
-                start_workflow_operation=WithStartWorkflowOperation(
-                    CaseWorkflow.run, intake, **_start_options(settings, intake)
-                ),
+                start_workflow_operation=operation,
                 rpc_timeout=rpc_timeout(settings),
             ),
             timeout=ROUTING_WAIT_SECONDS,
@@ -129,6 +130,7 @@ async def file_case(
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         # No worker picked it up in time. The call may have been cut off before the server
         # started the case, so start it (or find it started): it is routed when a worker comes.
+        _drop_start_failure(operation)
         await _start(temporal, settings, intake)
         view = _received_view(intake, received)
         return Filed(CaseOut(**view.model_dump()), status.HTTP_202_ACCEPTED, _new_scope(view))
@@ -138,6 +140,16 @@ async def file_case(
         reporter=body.reporter,
     )
     return Filed(out, status.HTTP_201_CREATED, _new_scope(view))
+
+
+def _drop_start_failure(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """A call cut off before the server answered the start leaves that failure in the
+    operation, for a `workflow_handle()` nobody calls here (the case is started again below):
+    take it, or asyncio logs "Future exception was never retrieved" with a traceback each time
+    (seen under load). The SDK has no public way to look without waiting."""
+    started = operation._workflow_handle
+    if started.done() and not started.cancelled():
+        started.exception()
 
 
 async def _start(
