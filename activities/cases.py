@@ -25,8 +25,12 @@ from domain.routing import NoRoutingRule, route, with_committee
 from domain.sla import select_policy
 from domain.split import Children
 
-# Logged when a record replaced what a lost workflow task had recorded (make faults counts it).
-REPLACED = "what a lost workflow task recorded was replaced"
+# Logged when a record replaced what a lost workflow task had recorded, or gave way as a stale
+# task's (db.cases.record; make faults counts both).
+LOGGED = {
+    "replaced": "what a lost workflow task recorded was replaced",
+    "stale": "a stale workflow task's record gave way to what later tasks recorded",
+}
 # The grid polygons are read again after this long, so a re-imported map is picked up.
 LOCATOR_TTL_SECONDS = 60.0
 
@@ -177,8 +181,8 @@ class CaseActivities:
         try:
             async with self._sessions.begin() as session:
                 recorded = await cases.record(session, record)
-            if recorded == "replaced":  # an operator may count these (make faults does)
-                activity.logger.warning("%s: %s", record.case.id, REPLACED)
+            if recorded in ("replaced", "stale"):  # an operator may count these (make faults does)
+                activity.logger.warning("%s: %s", record.case.id, LOGGED[recorded])
         except cases.MissingCase as missing:
             raise ApplicationError(
                 f"no case row {missing}: intake writes it before it starts the workflow",

@@ -170,8 +170,9 @@ def row_of(view: CaseView) -> dict[str, Any]:
 TAKE_OVER_WITHIN = timedelta(hours=1)
 
 
-# What a record found: nothing yet, itself (a retried activity), or a lost task's steps.
-Recorded = Literal["written", "already written", "replaced"]
+# What a record found: nothing yet, itself (a retried activity), a lost task's steps (replaced),
+# or steps of tasks that saw more history than its own (it is stale: it writes nothing).
+Recorded = Literal["written", "already written", "replaced", "stale"]
 
 
 async def record(session: AsyncSession, rec: CaseRecord) -> Recorded:
@@ -184,7 +185,9 @@ async def record(session: AsyncSession, rec: CaseRecord) -> Recorded:
     written from its first sequence number on is kept if it is this very record (a retry of the
     activity) and replaced otherwise; the lost task's notifications are set aside, and each is
     taken over by the same notice if the retried task records it (one that went out stays
-    sent, once). Says which of the three it was."""
+    sent, once). Unless what is written came from a task that had seen more of the case's
+    history (a higher fence): then this record is the stale one (a task the server gave out
+    before a restart, run late) and writes nothing. Says which it was."""
     view = rec.case
     first = rec.events[0].seq if rec.events else view.last_seq + 1
     found = (
@@ -199,8 +202,11 @@ async def record(session: AsyncSession, rec: CaseRecord) -> Recorded:
     last_seq, superseded = found
     recorded: Recorded = "written"
     if last_seq >= first:
-        if await _events_from(session, view.id, first) == rec.events:
+        written, fence = await _events_from(session, view.id, first)
+        if written == rec.events:
             return "already written"
+        if fence > rec.fence:
+            return "stale"
         await _supersede(session, view.id, first)
         superseded, recorded = True, "replaced"
     await session.execute(
@@ -209,7 +215,7 @@ async def record(session: AsyncSession, rec: CaseRecord) -> Recorded:
     if rec.events:
         await session.execute(
             insert(CaseEventRow).values(
-                [{"case_id": view.id, **e.model_dump()} for e in rec.events]
+                [{"case_id": view.id, "fence": rec.fence, **e.model_dump()} for e in rec.events]
             )
         )
     notices = rec.notifications
@@ -246,13 +252,19 @@ def _has_superseded(case_id: str) -> ColumnElement[bool]:
     )
 
 
-async def _events_from(session: AsyncSession, case_id: str, first: int) -> list[CaseEvent]:
-    rows = await session.scalars(
-        select(CaseEventRow)
-        .where(CaseEventRow.case_id == case_id, CaseEventRow.seq >= first)
-        .order_by(CaseEventRow.seq)
-    )
-    return [CaseEvent.model_validate(row, from_attributes=True) for row in rows]
+async def _events_from(
+    session: AsyncSession, case_id: str, first: int
+) -> tuple[list[CaseEvent], int]:
+    """The events written from `first` on, and the highest fence they were written under."""
+    rows = (
+        await session.scalars(
+            select(CaseEventRow)
+            .where(CaseEventRow.case_id == case_id, CaseEventRow.seq >= first)
+            .order_by(CaseEventRow.seq)
+        )
+    ).all()
+    events = [CaseEvent.model_validate(row, from_attributes=True) for row in rows]
+    return events, max((row.fence for row in rows), default=0)
 
 
 async def _supersede(session: AsyncSession, case_id: str, first: int) -> None:

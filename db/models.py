@@ -297,6 +297,8 @@ class CaseEventRow(Base):
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The fence of the workflow task that wrote it (migration 0022, db.cases.record).
+    fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # Open311's updates are a time window of events (bench/open311.py measures it).
     __table_args__ = (Index("ix_case_events_at", "at"),)

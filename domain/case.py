@@ -473,3 +473,6 @@ class CaseRecord(BaseModel):
     case: CaseView
     events: list[CaseEvent]
     notifications: list[Notice] = []
+    # Which workflow task wrote it, in order (workflows/fence.py): what a task that saw more of
+    # the case's history wrote is never replaced by a task that saw less.
+    fence: int = 0

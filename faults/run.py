@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from activities.cases import REPLACED
+from activities.cases import LOGGED
 from core.auth import issue
 from core.config import Settings
 from domain.permissions import Principal, Role
@@ -354,11 +354,10 @@ async def main(cases: int, concurrency: int, seed: int, keep: bool) -> int:
     finally:
         stack.stop()
     seconds = time.monotonic() - started
-    # Steps a lost workflow task had recorded, replaced by its retry (db.cases.record).
-    replaced = sum(
-        log.read_text(errors="replace").count(REPLACED)
-        for log in (workdir / "logs").glob("worker-*.log")
-    )
+    # Steps a lost workflow task had recorded, replaced by its retry, and stale tasks' records
+    # that gave way (db.cases.record).
+    logs = [log.read_text(errors="replace") for log in (workdir / "logs").glob("worker-*.log")]
+    replaced, stale = (sum(log.count(LOGGED[k]) for log in logs) for k in ("replaced", "stale"))
     five_hundreds = sum(n for code, n in tally.statuses.items() if code >= 500 and code != 503)
     missing_kinds = [k for k in KINDS if not faults[k]]
     held = (
@@ -372,7 +371,8 @@ async def main(cases: int, concurrency: int, seed: int, keep: bool) -> int:
         f"faults {'HELD' if held else 'FAILED'}: cases {cases}, accepted {len(tally.accepted)}, "
         f"closed {verdict.closed}, lost {verdict.lost}, duplicated {verdict.duplicated}, "
         f"5xx {five_hundreds}, 503 {tally.statuses[503]}, dropped connections "
-        f"{tally.transport_errors}, lost tasks' records replaced {replaced}, faults "
+        f"{tally.transport_errors}, lost tasks' records replaced {replaced}, "
+        f"stale ones refused {stale}, faults "
         + " ".join(f"{k}={faults[k]}" for k in KINDS)
         + f", {seconds:.0f} s",
         flush=True,

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.change import Step
     from domain.state import CaseState
     from domain.view import view
+    from workflows.fence import fence
     from workflows.refusal import decided
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -111,6 +112,7 @@ class AppealWorkflow:
                 case=view(step.state, allowed_actions(step.state)),
                 events=step.events,
                 notifications=step.notices,
+                fence=fence(),
             ),
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_RETRY,

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import CaseState
     from domain.view import view
     from workflows import search_attributes as sa
+    from workflows.fence import fence
     from workflows.linkage import LinkageWorkflow
     from workflows.refusal import INVALID_REFERENCE, decided
 
@@ -261,7 +262,7 @@ class CaseWorkflow:
             children = await self._file_children(step)
             await workflow.execute_local_activity_method(
                 CaseActivities.record_case,
-                CaseRecord(case=self._view(), events=events, notifications=notices),
+                CaseRecord(case=self._view(), events=events, notifications=notices, fence=fence()),
                 start_to_close_timeout=_ACTIVITY_TIMEOUT,
                 retry_policy=_RETRY,
                 summary=f"record {', '.join(e.type for e in events)}",

@@ -28,6 +28,9 @@ from domain.repeat import Repeat, mark
 from domain.view import view
 from tests.unit.stories import DISPATCHER, Story
 
+# The history each workflow task had seen (workflows/fence.py): the retry at least what its lost
+# attempt had.
+FIRST_TASK, LOST_TASK, RETRY = 3, 10, 12
 REPEAT = Repeat(earlier=["LC-2026-000001", "LC-2026-000002"], basis="reporter")
 
 
@@ -39,13 +42,14 @@ async def test_a_retried_task_replaces_what_the_lost_one_recorded(
     lost, retried = Story(case_id=case_id), Story(case_id=case_id)
     for story in (lost, retried):
         story.route()
-        await _record(sessions, story, story.events)
+        await _record(sessions, story, story.events, fence=FIRST_TASK)
     routed_seq = retried.state.seq
 
     # The lost task: the repeat signal, then an urge; the repeat's notice even went out.
     lost.wait(5)
-    await _take(sessions, lost, mark(lost.state, REPEAT, lost.now))
-    await _take(sessions, lost, lost.act(6, Action.urge, UrgeInput(note="请尽快"), DISPATCHER))
+    await _take(sessions, lost, mark(lost.state, REPEAT, lost.now), LOST_TASK)
+    urge = lost.act(6, Action.urge, UrgeInput(note="请尽快"), DISPATCHER)
+    await _take(sessions, lost, urge, LOST_TASK)
     async with sessions.begin() as session:
         await session.execute(
             update(Notification)
@@ -56,13 +60,18 @@ async def test_a_retried_task_replaces_what_the_lost_one_recorded(
     # The retried task sees the unit's accept first (an Update the lost task never saw), then
     # the repeat; the urge's caller gave up.
     accept = retried.act(7, Action.accept, AcceptInput())
-    assert await _record(sessions, retried, accept.events, accept.notices) == "replaced"
+    assert await _record(sessions, retried, accept.events, accept.notices, RETRY) == "replaced"
     repeat = retried.take(mark(retried.state, REPEAT, retried.now))
-    assert await _record(sessions, retried, repeat.events, repeat.notices) == "written"
+    assert await _record(sessions, retried, repeat.events, repeat.notices, RETRY) == "written"
     written = await _updated_at(sessions, case_id)
-    retry = await _record(sessions, retried, repeat.events, repeat.notices)  # the activity again
+    retry = await _record(sessions, retried, repeat.events, repeat.notices, RETRY)  # once more
     assert retry == "already written"
     assert await _updated_at(sessions, case_id) == written  # ... and found it written: no-op
+
+    # A stale task: the lost one's urge, given out again before a restart and run late by a
+    # worker. It had seen less history than the tasks that recorded since: it writes nothing.
+    assert await _record(sessions, lost, urge.events, urge.notices, LOST_TASK) == "stale"
+    assert await _updated_at(sessions, case_id) == written
 
     async with sessions() as session:
         events = (
@@ -109,16 +118,16 @@ async def test_a_notice_set_aside_long_ago_is_not_taken_over(
     lost, retried = Story(case_id=case_id), Story(case_id=case_id)
     for story in (lost, retried):
         story.route()
-        await _record(sessions, story, story.events)
+        await _record(sessions, story, story.events, fence=FIRST_TASK)
     urge = UrgeInput(note="请尽快")
-    await _take(sessions, lost, lost.act(5, Action.urge, urge, DISPATCHER))
+    await _take(sessions, lost, lost.act(5, Action.urge, urge, DISPATCHER), LOST_TASK)
     async with sessions.begin() as session:
         await session.execute(
             update(Notification)
             .where(Notification.case_id == case_id, Notification.kind == "urge")
             .values(sent_at=datetime.now(UTC))
         )
-    await _take(sessions, retried, retried.act(6, Action.accept, AcceptInput()))
+    await _take(sessions, retried, retried.act(6, Action.accept, AcceptInput()), RETRY)
     async with sessions.begin() as session:  # the urge was set aside two hours ago
         await session.execute(
             update(Notification)
@@ -126,7 +135,7 @@ async def test_a_notice_set_aside_long_ago_is_not_taken_over(
             .values(superseded_at=datetime.now(UTC) - timedelta(hours=2))
         )
     # Much later the supervisor urges again, the same words: a notice of its own, sent.
-    await _take(sessions, retried, retried.act(7, Action.urge, urge, DISPATCHER))
+    await _take(sessions, retried, retried.act(7, Action.urge, urge, DISPATCHER), RETRY + 9)
     async with sessions() as session:
         urges = (
             await session.execute(
@@ -158,10 +167,12 @@ async def _filed(sessions: async_sessionmaker[AsyncSession]) -> str:
     return story.intake.case_id
 
 
-async def _take(sessions: async_sessionmaker[AsyncSession], story: Story, step: Step) -> Step:
+async def _take(
+    sessions: async_sessionmaker[AsyncSession], story: Story, step: Step, fence: int
+) -> Step:
     """Apply `step` to the story and record it, as the workflow's `_take` does."""
     story.take(step)
-    await _record(sessions, story, step.events, step.notices)
+    await _record(sessions, story, step.events, step.notices, fence)
     return step
 
 
@@ -170,11 +181,13 @@ async def _record(
     story: Story,
     events: list[CaseEvent],
     notices: list[Notice] | None = None,
+    fence: int = 0,
 ) -> cases.Recorded:
     record = CaseRecord(
         case=view(story.state, allowed_actions(story.state)),
         events=events,
         notifications=notices or [],
+        fence=fence,
     )
     async with sessions.begin() as session:
         return await cases.record(session, record)

@@ -86,6 +86,10 @@ async def test_the_event_log_replayed_by_the_model_is_the_record_the_workflow_wr
             counters = [c.label(k) for k, c in count_columns().items()]
             sql = (await session.execute(select(*counters).where(Case.id == handle.id))).one()
         assert row is not None
+        # Each step carries the fence of the task that recorded it (workflows/fence.py), rising
+        # with the history each task had seen: a stale task's record gives way to later ones.
+        fences = [e.fence for e in events]
+        assert fences[0] > 0 and fences == sorted(fences), handle.id
         state = replay(events)
         # The same row: every column the case's life keeps.
         replayed = cases.row_of(view(state, allowed_actions(state)))
