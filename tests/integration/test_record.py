@@ -37,12 +37,8 @@ REPEAT = Repeat(earlier=["LC-2026-000001", "LC-2026-000002"], basis="reporter")
 async def test_a_retried_task_replaces_what_the_lost_one_recorded(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    case_id = await _filed(sessions)
-    # Both attempts start from the routed case (persisted before the loss).
-    lost, retried = Story(case_id=case_id), Story(case_id=case_id)
-    for story in (lost, retried):
-        story.route()
-        await _record(sessions, story, story.events, fence=FIRST_TASK)
+    lost, retried = await _two_attempts(sessions)
+    case_id = lost.intake.case_id
     routed_seq = retried.state.seq
 
     # The lost task: the repeat signal, then an urge; the repeat's notice even went out.
@@ -114,11 +110,8 @@ async def test_a_retried_task_replaces_what_the_lost_one_recorded(
 async def test_a_notice_set_aside_long_ago_is_not_taken_over(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    case_id = await _filed(sessions)
-    lost, retried = Story(case_id=case_id), Story(case_id=case_id)
-    for story in (lost, retried):
-        story.route()
-        await _record(sessions, story, story.events, fence=FIRST_TASK)
+    lost, retried = await _two_attempts(sessions)
+    case_id = lost.intake.case_id
     urge = UrgeInput(note="请尽快")
     await _take(sessions, lost, lost.act(5, Action.urge, urge, DISPATCHER), LOST_TASK)
     async with sessions.begin() as session:
@@ -152,6 +145,17 @@ async def _updated_at(sessions: async_sessionmaker[AsyncSession], case_id: str) 
         updated = await session.scalar(select(Case.updated_at).where(Case.id == case_id))
     assert updated is not None
     return updated
+
+
+async def _two_attempts(sessions: async_sessionmaker[AsyncSession]) -> tuple[Story, Story]:
+    """A filed and routed case (recorded before the loss), told twice: as the lost workflow task
+    saw it and as its retry does."""
+    case_id = await _filed(sessions)
+    lost, retried = Story(case_id=case_id), Story(case_id=case_id)
+    for story in (lost, retried):
+        story.route()
+        await _record(sessions, story, story.events, fence=FIRST_TASK)
+    return lost, retried
 
 
 async def _filed(sessions: async_sessionmaker[AsyncSession]) -> str:

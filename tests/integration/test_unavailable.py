@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -19,6 +22,18 @@ from core.config import Settings
 from tests.conftest import bearer, unique_queue
 from tests.integration.conftest import app_settings, new_case
 from worker.stack import create_database
+
+
+@asynccontextmanager
+async def _served_without_worker(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan and all) over ASGI, and nobody polling its task queue."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
+        ) as api,
+    ):
+        yield api
 
 
 async def test_a_database_that_refuses_connections_is_a_503_with_retry_after(
@@ -36,12 +51,7 @@ async def test_a_database_that_refuses_connections_is_a_503_with_retry_after(
         update={"database_url": url}
     )
     app = create_app(configured)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
-        ) as api,
-    ):
+    async with _served_without_worker(app) as api:
         for response in (
             await api.get("/v1/cases"),
             await api.post("/v1/cases", json=new_case()),
@@ -62,12 +72,7 @@ async def test_with_no_worker_a_case_is_recorded_and_answered_as_received(
     a received case (routed as soon as a worker comes)."""
     monkeypatch.setattr(intake, "ROUTING_WAIT_SECONDS", 0.5)
     app = create_app(app_settings(settings, dev_server, unique_queue()))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
-        ) as api,
-    ):
+    async with _served_without_worker(app) as api:
         body = new_case(location={"address": "怡顺社区 3 号楼", "lat": 36.2, "lon": 120.4})
         filed = await api.post("/v1/cases", json=body)
         assert filed.status_code == 202, filed.text
@@ -86,12 +91,7 @@ async def test_a_connection_postgresql_dropped_costs_one_503_then_the_pool_is_fr
     an idle timeout) fails the one request that meets it, as a 503 the client retries; the pool
     then replaces its connections and the retry is served."""
     app = create_app(app_settings(settings, dev_server, unique_queue()))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
-        ) as api,
-    ):
+    async with _served_without_worker(app) as api:
         assert (await api.get("/v1/cases")).status_code == 200
         async with app.state.engine.connect() as connection:  # the API's pooled connection
             pid = await connection.scalar(text("SELECT pg_backend_pid()"))
@@ -116,12 +116,7 @@ async def test_an_intake_cut_off_before_the_start_answered_leaves_no_unretrieved
     exception was never retrieved" with a traceback per request. The case is still started."""
     monkeypatch.setattr(intake, "ROUTING_WAIT_SECONDS", 0.000_001)
     app = create_app(app_settings(settings, dev_server, unique_queue()))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=bearer()
-        ) as api,
-    ):
+    async with _served_without_worker(app) as api:
         for _ in range(3):
             filed = await api.post("/v1/cases", json=new_case())
             assert filed.status_code == 202, filed.text
