@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -17,10 +17,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from db import cases
+from db import cases, stats
 from db.models import Case, CaseEventRow
+from domain.calendar import SUBDISTRICT_TZ
 from domain.case import Action, CaseIntake, CaseReceived, CaseView, Reporter
 from domain.common import ActionInput
+from domain.kpi import Counts
 from domain.permissions import Principal, Role
 from tests.conftest import unique_queue
 from tests.replay import HISTORIES, VERSION
@@ -141,3 +143,24 @@ async def row_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> Ca
         case = await session.get(Case, case_id)
         assert case is not None
         return case
+
+
+async def counts_by_unit_three_ways(
+    sessions: async_sessionmaker[AsyncSession], received_at: datetime
+) -> list[dict[tuple[Any, ...], Counts]]:
+    """The KPI counts by unit of the local day `received_at` falls on, as the case rows, the
+    rollups and the event-log replay each give them (one life: they must agree)."""
+    begin = datetime.combine(
+        received_at.astimezone(SUBDISTRICT_TZ).date(), time(), tzinfo=SUBDISTRICT_TZ
+    )
+    end = begin + timedelta(days=1)
+    unit = ["unit"]
+    async with sessions() as session:
+        return [
+            {tuple(r.group.values()): r.counts for r in rows}
+            for rows in (
+                await stats.case_stats_direct(session, start=begin, end=end, group_by=unit),
+                await stats.case_stats_from_rollup(session, start=begin, end=end, group_by=unit),
+                await stats.case_stats_from_events(session, start=begin, end=end, group_by=unit),
+            )
+        ]

@@ -5,7 +5,7 @@ only once every part is done. The record, the rollups and the event-log replay c
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,14 +14,12 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from db import stats
 from domain.assist import AssistDecisionInput, AssistRequestInput
-from domain.calendar import SUBDISTRICT_TZ
 from domain.case import AcceptInput, Action, ContactInput, Grade, RateInput, ReplyInput
 from domain.linkage import AgencyDoneInput, AgencyInput, LinkageAction, LinkageKind, LinkageView
 from domain.permissions import Principal, Role
 from tests.conftest import eventually
-from tests.workflows.conftest import act, events_of, row_of, signed
+from tests.workflows.conftest import act, counts_by_unit_three_ways, events_of, row_of, signed
 from workflows.case import CaseWorkflow
 from workflows.linkage import LinkageWorkflow, linkage_id
 from workflows.refusal import FORBIDDEN
@@ -87,22 +85,6 @@ async def test_the_lead_unit_replies_once_its_assisting_units_have_done_their_pa
     row = await row_of(sessions, case.id)
     assert row.assists == 1
 
-    begin = datetime.combine(
-        row.received_at.astimezone(SUBDISTRICT_TZ).date(), time(), tzinfo=SUBDISTRICT_TZ
-    )
-    end = begin + timedelta(days=1)
-    async with sessions() as session:
-        counted = [
-            {tuple(r.group.values()): r.counts for r in rows}
-            for rows in (
-                await stats.case_stats_direct(session, start=begin, end=end, group_by=["unit"]),
-                await stats.case_stats_from_rollup(
-                    session, start=begin, end=end, group_by=["unit"]
-                ),
-                await stats.case_stats_from_events(
-                    session, start=begin, end=end, group_by=["unit"]
-                ),
-            )
-        ]
+    counted = await counts_by_unit_three_ways(sessions, row.received_at)
     assert counted[0] == counted[1] == counted[2]
     assert counted[0][("GT-C01-G01",)].assisted >= 1

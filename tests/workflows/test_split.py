@@ -6,7 +6,6 @@ reply gathers theirs. Filing the children again finds the ones filed."""
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -18,9 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cases import CaseActivities
-from db import stats
 from db.models import Case, Notification
-from domain.calendar import SUBDISTRICT_TZ
 from domain.case import (
     Action,
     CaseStatus,
@@ -33,7 +30,7 @@ from domain.case import (
 )
 from domain.permissions import Principal, Role
 from domain.split import Children, SplitInput
-from tests.workflows.conftest import act, events_of, row_of
+from tests.workflows.conftest import act, counts_by_unit_three_ways, events_of, row_of
 from tests.workflows.test_case_workflow import drive_to_replied
 from workflows.case import CaseWorkflow
 from workflows.refusal import FORBIDDEN, INVALID_REFERENCE
@@ -143,23 +140,7 @@ async def test_a_split_case_closes_with_its_last_child_and_gathers_their_replies
     ]
 
     # The record, the rollups and the event-log replay count the parent and its children alike.
-    begin = datetime.combine(
-        row.received_at.astimezone(SUBDISTRICT_TZ).date(), time(), tzinfo=SUBDISTRICT_TZ
-    )
-    end = begin + timedelta(days=1)
-    async with sessions() as session:
-        counted = [
-            {tuple(r.group.values()): r.counts for r in rows}
-            for rows in (
-                await stats.case_stats_direct(session, start=begin, end=end, group_by=["unit"]),
-                await stats.case_stats_from_rollup(
-                    session, start=begin, end=end, group_by=["unit"]
-                ),
-                await stats.case_stats_from_events(
-                    session, start=begin, end=end, group_by=["unit"]
-                ),
-            )
-        ]
+    counted = await counts_by_unit_three_ways(sessions, row.received_at)
     assert counted[0] == counted[1] == counted[2]
     assert counted[0][("SD-URBAN",)].rated >= 1
     assert counted[0][("GT-C01-G01",)].split >= 1  # the parent, with the unit it was returned by
