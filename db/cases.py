@@ -241,15 +241,13 @@ def _notification_id(case_id: str, notice: Notice) -> str:
     return f"{case_id}:{notice.seq}:{notice.recipient}"
 
 
+def _takeable() -> ColumnElement[bool]:
+    """Set aside recently enough for a retry's notice to take it over."""
+    return Notification.superseded_at > func.now() - TAKE_OVER_WITHIN
+
+
 def _has_superseded(case_id: str) -> ColumnElement[bool]:
-    return (
-        select(Notification.id)
-        .where(
-            Notification.case_id == case_id,
-            Notification.superseded_at > func.now() - TAKE_OVER_WITHIN,
-        )
-        .exists()
-    )
+    return select(Notification.id).where(Notification.case_id == case_id, _takeable()).exists()
 
 
 async def _events_from(
@@ -295,7 +293,7 @@ async def _take_over(session: AsyncSession, case_id: str, notice: Notice) -> boo
         select(Notification.id)
         .where(
             Notification.case_id == case_id,
-            Notification.superseded_at > func.now() - TAKE_OVER_WITHIN,
+            _takeable(),
             Notification.recipient == notice.recipient,
             Notification.kind == notice.kind,
             Notification.params == notice.params,
