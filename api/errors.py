@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,10 +11,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 RETRY_AFTER_SECONDS = 5
+
+_log = logging.getLogger("gridcase.api")
 
 
 class GridcaseError(Exception):
@@ -102,16 +106,25 @@ class MethodNotAllowed(GridcaseError):
     code = "method_not_allowed"
 
 
+# What the workflow service answers when it cannot serve now: the codes Temporal's own client
+# retries as transient, then a timeout or a cancelled call. UNKNOWN is what a call gets when
+# the server dies under it after the client's retries have spent their 10 s (a long-polling
+# Update does): "transport error". A retry with the same Idempotency-Key is safe.
 _UNAVAILABLE_RPC = {
     RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNKNOWN,
+    RPCStatusCode.INTERNAL,
+    RPCStatusCode.ABORTED,
+    RPCStatusCode.DATA_LOSS,
     RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.DEADLINE_EXCEEDED,
     RPCStatusCode.CANCELLED,
 }
 # SQLSTATE classes that mean "the database cannot serve now": connection exception (08),
+# transaction rollback (40: a serialization failure or a deadlock, gone on a retry),
 # insufficient resources (53, e.g. too many connections), operator intervention (57: shutting
 # down, starting up, a cancelled statement).
-_UNAVAILABLE_SQLSTATE = ("08", "53", "57")
+_UNAVAILABLE_SQLSTATE = ("08", "40", "53", "57")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -178,6 +191,8 @@ def as_error(exc: Exception) -> GridcaseError | None:
         return Unavailable("the workflow service is unavailable, retry later")
     if isinstance(exc, DBAPIError):
         return database_error(exc)
+    if isinstance(exc, PoolTimeout):  # every connection busy for the pool's whole timeout
+        return Unavailable("the database is busy, retry later")
     if isinstance(exc, OSError):
         return Unavailable("a backing service is unreachable, retry later")
     return None
@@ -193,13 +208,17 @@ class InvalidRequest(GridcaseError):
 def install(app: FastAPI) -> None:
     """One handler for every error: the same body shape whatever raised it."""
 
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
         error = as_error(exc)
         if error is None:
-            internal = GridcaseError("an internal error; it has been logged")
-            internal.status_code, internal.code = 500, "internal"
-            return _response(internal)
+            # The catch-all's exception goes on to the server, which logs it; one these
+            # handlers took stops here, so it is logged here (a 500 nobody can read is a lie).
+            _log.error("%s %s answered 500", request.method, request.url.path, exc_info=exc)
+            return _internal()
         return _response(error)
+
+    async def unexpected(_: Request, __: Exception) -> JSONResponse:
+        return _internal()
 
     for kind in (
         GridcaseError,
@@ -207,7 +226,14 @@ def install(app: FastAPI) -> None:
         StarletteHTTPException,
         RPCError,
         DBAPIError,
+        PoolTimeout,
         OSError,
-        Exception,
     ):
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _internal() -> JSONResponse:
+    internal = GridcaseError("an internal error; it has been logged")
+    internal.status_code, internal.code = 500, "internal"
+    return _response(internal)

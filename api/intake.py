@@ -23,6 +23,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.service import RPCError
 
 from api.errors import InvalidReference, MissingContact, ReferenceTaken, UnknownCase
 from api.schemas import CaseCreate, CaseOut
@@ -134,6 +135,9 @@ async def file_case(
         await _start(temporal, settings, intake)
         view = _received_view(intake, received)
         return Filed(CaseOut(**view.model_dump()), status.HTTP_202_ACCEPTED, _new_scope(view))
+    except RPCError:
+        _drop_start_failure(operation)  # answered 503: the client's retry starts the case
+        raise
     out = CaseOut(
         **view.model_dump(exclude={"description"}),
         description=body.description,

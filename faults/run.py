@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -379,6 +380,9 @@ async def main(cases: int, concurrency: int, seed: int, keep: bool) -> int:
     )
     for problem in [*verdict.problems, *tally.given_up[:20]]:
         print(f"  {problem}")
+    if five_hundreds:
+        for answered in internal_errors((workdir / "logs" / "api.log").read_text(errors="replace")):
+            print(f"  {answered}")
     if missing_kinds:
         print(f"  never killed (the run ended first): {', '.join(missing_kinds)}")
     if held and not keep:
@@ -386,6 +390,28 @@ async def main(cases: int, concurrency: int, seed: int, keep: bool) -> int:
     elif not held:
         print(f"  logs kept in {workdir / 'logs'}")
     return 0 if held else 1
+
+
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d ")
+_INTERNAL = ("answered 500", "Exception in ASGI application")
+
+
+def internal_errors(api_log: str) -> list[str]:
+    """Each 500 the API logged, as one line: the request, then the exception that ended its
+    traceback (so a CI run's output says what failed; the logs stay on the machine)."""
+    lines = api_log.splitlines()
+    found = []
+    for at, line in enumerate(lines):
+        if not any(mark in line for mark in _INTERNAL):
+            continue
+        traceback = []
+        for following in lines[at + 1 :]:
+            if _LOG_LINE.match(following):
+                break
+            traceback.append(following)
+        raised = next((t for t in reversed(traceback) if t.strip()), "no traceback")
+        found.append(f"{line.split(': ', 1)[-1]}: {raised}")
+    return found
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from api import intake
 from api.main import create_app
 from core.config import Settings
+from core.temporal import data_converter
 from tests.conftest import bearer, unique_queue
 from tests.integration.conftest import app_settings, new_case
-from worker.stack import create_database
+from worker.stack import create_database, start_temporal
 
 
 @asynccontextmanager
@@ -122,6 +123,44 @@ async def test_an_intake_cut_off_before_the_start_answered_leaves_no_unretrieved
             assert filed.status_code == 202, filed.text
             started = await dev_server.client.get_workflow_handle(filed.json()["id"]).describe()
             assert started.status is not None
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text
+
+
+async def test_an_action_waiting_when_temporal_dies_is_a_503_never_a_500(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An Update that has waited longer than the Temporal client's own retry budget (10 s: no
+    worker took it yet) when the server dies ends in UNKNOWN "transport error", not UNAVAILABLE.
+    It is the same outage: 503 with Retry-After (what `make faults` met as a 500 in CI). So is
+    an intake while the server is gone, leaving no unretrieved start failure behind."""
+    monkeypatch.setattr(intake, "ROUTING_WAIT_SECONDS", 0.5)
+    doomed = await start_temporal(data_converter=data_converter(settings))  # this test's own
+    configured = app_settings(settings, doomed, unique_queue()).model_copy(
+        update={"temporal_rpc_timeout": 60.0}
+    )
+    app = create_app(configured)
+    async with _served_without_worker(app) as api:
+        filed = await api.post("/v1/cases", json=new_case())
+        assert filed.status_code == 202, filed.text
+        path = f"/v1/cases/{filed.json()['id']}/accept"
+        accept = asyncio.create_task(api.post(path, json={}, headers={"Idempotency-Key": "k1"}))
+        await asyncio.sleep(12)
+        assert not accept.done()
+        await doomed.shutdown()  # SIGKILL: the server goes away under the waiting call
+        answers = [await asyncio.wait_for(accept, 30)]
+        # Intake's wait outlasting the client's retries (both 10 s by default: either may end
+        # first): the start's failure is answered, and taken from the operation.
+        monkeypatch.setattr(intake, "ROUTING_WAIT_SECONDS", 30)
+        answers.append(await api.post("/v1/cases", json=new_case()))
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "unavailable"
+        assert int(answer.headers["Retry-After"]) > 0
     gc.collect()
     await asyncio.sleep(0)
     assert "never retrieved" not in caplog.text

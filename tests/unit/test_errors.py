@@ -3,12 +3,17 @@ a value it cannot hold (422), or a defect of ours (500)."""
 
 from __future__ import annotations
 
+import logging
+
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.actions import closing
-from api.errors import as_error, database_error
+from api.errors import as_error, database_error, install
 from db.models import Case
 from workflows.linkage import linkage_id
 
@@ -28,6 +33,8 @@ class PostgresError(Exception):
         ("57P01", 503),  # terminating connection due to administrator command
         ("08006", 503),  # connection failure
         ("53300", 503),  # too many connections
+        ("40P01", 503),  # deadlock detected: gone on a retry
+        ("40001", 503),  # serialization failure
         ("22021", 422),  # NUL in text
         ("22008", 422),  # timestamp out of range
         ("23505", None),  # a unique violation is a defect of ours: 500
@@ -63,9 +70,59 @@ def test_an_action_meeting_a_closing_workflow_is_409_or_503_as_the_record_says(
     assert closing(case, workflow_id).status_code == answer
 
 
-def test_what_the_workflow_service_does_not_know_is_404_and_its_outage_503() -> None:
+def test_what_the_workflow_service_does_not_know_is_404() -> None:
     missing = as_error(RPCError("schedule not found", RPCStatusCode.NOT_FOUND, b""))
     assert missing is not None and missing.status_code == 404
-    down = as_error(RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b""))
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.UNKNOWN,  # "transport error": the server died under a long call
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+    ],
+)
+def test_a_workflow_service_that_cannot_serve_now_is_503(status: RPCStatusCode) -> None:
+    down = as_error(RPCError("down", status, b""))
     assert down is not None and down.status_code == 503
-    assert as_error(RPCError("bug", RPCStatusCode.INVALID_ARGUMENT, b"")) is None  # ours: 500
+
+
+@pytest.mark.parametrize(
+    "status", [RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.PERMISSION_DENIED]
+)
+def test_a_call_the_workflow_service_refuses_as_malformed_is_a_defect_of_ours(
+    status: RPCStatusCode,
+) -> None:
+    assert as_error(RPCError("bug", status, b"")) is None  # a 500, logged
+
+
+def test_a_pool_with_every_connection_busy_is_503() -> None:
+    busy = as_error(PoolTimeout("QueuePool limit of size 10 overflow 10 reached"))
+    assert busy is not None and busy.status_code == 503
+
+
+async def test_a_500_is_logged_with_what_raised_it(caplog: pytest.LogCaptureFixture) -> None:
+    """A 500 says "it has been logged": an error one of the typed handlers took (and found to be
+    a defect of ours) is logged there, with its traceback."""
+    app = FastAPI()
+    install(app)
+
+    @app.get("/rejected")
+    async def rejected() -> None:
+        raise RPCError(
+            "a request the workflow service refuses", RPCStatusCode.INVALID_ARGUMENT, b""
+        )
+
+    transport = httpx.ASGITransport(app=app)
+    with caplog.at_level(logging.ERROR, logger="gridcase.api"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.get("/rejected")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal"
+    (logged,) = caplog.records
+    assert logged.getMessage() == "GET /rejected answered 500"
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], RPCError)
