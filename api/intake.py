@@ -136,7 +136,7 @@ async def file_case(
         view = _received_view(intake, received)
         return Filed(CaseOut(**view.model_dump()), status.HTTP_202_ACCEPTED, _new_scope(view))
     except RPCError:
-        _drop_start_failure(operation)  # answered 503: the client's retry starts the case
+        _drop_start_failure(operation)  # the error is the answer (503 for an outage)
         raise
     out = CaseOut(
         **view.model_dump(exclude={"description"}),
