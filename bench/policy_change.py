@@ -28,8 +28,8 @@ from sqlalchemy import func, select
 
 from activities.governance import GOVERNANCE_CENTRE
 from api.intake import file_case
-from api.schemas import CaseCreate
 from bench.lifecycle import bounded
+from bench.open_cases import case_body
 from core.config import Settings
 from core.temporal import build_client, data_converter
 from db import reference
@@ -68,16 +68,7 @@ async def main(count: int) -> None:
     await register_search_attributes(client)
 
     async def one(i: int) -> None:
-        body = CaseCreate.model_validate(
-            {
-                "channel": "hotline",
-                "category": CATEGORY,
-                "title": "政策咨询",
-                "description": "咨询养老补贴政策",
-                "location": {"address": "怡顺社区", "grid": "C01-G01"},
-                "reporter": {"name": "王女士", "phone": "13800000001"},
-            }
-        )
+        body = case_body(CATEGORY, i, ["C01-G01"])  # its own resident: not a repeat of all
         await file_case(sessions, client, settings, body, GOVERNANCE_CENTRE)
 
     async def count_recorded() -> int:
