@@ -215,6 +215,9 @@ def install(app: FastAPI) -> None:
             # handlers took stops here, so it is logged here (a 500 nobody can read is a lie).
             _log.error("%s %s answered 500", request.method, request.url.path, exc_info=exc)
             return _internal()
+        if error.status_code == 503 and not isinstance(exc, GridcaseError):
+            # What the backing service said, for an operator who sees the 503s rise.
+            _log.warning("%s %s answered 503: %s", request.method, request.url.path, _said(exc))
         return _response(error)
 
     async def unexpected(_: Request, __: Exception) -> JSONResponse:
@@ -231,6 +234,17 @@ def install(app: FastAPI) -> None:
     ):
         app.add_exception_handler(kind, handle)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _said(exc: Exception) -> str:
+    """A backing service's failure in one line, without a statement or its values (they may
+    hold a resident's personal data)."""
+    if isinstance(exc, RPCError):
+        return f"Temporal {exc.status.name}: {exc.message}"
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or "no SQLSTATE"
+        return f"PostgreSQL {type(exc.orig).__name__} ({sqlstate})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _internal() -> JSONResponse:

@@ -126,3 +126,26 @@ async def test_a_500_is_logged_with_what_raised_it(caplog: pytest.LogCaptureFixt
     (logged,) = caplog.records
     assert logged.getMessage() == "GET /rejected answered 500"
     assert logged.exc_info is not None and isinstance(logged.exc_info[1], RPCError)
+
+
+async def test_a_503_for_a_backing_service_logs_what_it_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator who sees 503s rise reads why in the log: one line, the service's status."""
+    app = FastAPI()
+    install(app)
+
+    @app.post("/v1/cases/{case_id}/accept")
+    async def accept(case_id: str) -> None:
+        raise RPCError("transport error", RPCStatusCode.UNKNOWN, b"")
+
+    transport = httpx.ASGITransport(app=app)
+    with caplog.at_level(logging.WARNING, logger="gridcase.api"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.post("/v1/cases/LC-2026-000148/accept")
+    assert answer.status_code == 503
+    (logged,) = caplog.records
+    assert logged.levelno == logging.WARNING and logged.exc_info is None
+    assert logged.getMessage() == (
+        "POST /v1/cases/LC-2026-000148/accept answered 503: Temporal UNKNOWN: transport error"
+    )
