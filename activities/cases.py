@@ -16,6 +16,7 @@ from activities.hotspots import feed_hotspots
 from activities.repeats import flag_repeats
 from db import cases, reference
 from db.models import Category, Community, Grid
+from db.session import sqlstate_of
 from domain.calendar import SUBDISTRICT_TZ
 from domain.case import CaseIntake, CaseRecord, Channel, Routed, Severity
 from domain.common import InvalidReference
@@ -207,7 +208,4 @@ class CaseActivities:
 
 def _is_data_error(error: DBAPIError) -> bool:
     """SQLSTATE class 22 (data exception: a NUL byte, a value out of range, bad encoding)."""
-    code = getattr(error.orig, "sqlstate", None) or getattr(
-        getattr(error.orig, "__cause__", None), "sqlstate", None
-    )
-    return isinstance(code, str) and code.startswith("22")
+    return sqlstate_of(error).startswith("22")

@@ -15,6 +15,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from db.session import sqlstate_of
+
 RETRY_AFTER_SECONDS = 5
 
 _log = logging.getLogger("gridcase.api")
@@ -151,7 +153,7 @@ def _response(error: GridcaseError) -> JSONResponse:
 
 def database_error(exc: DBAPIError) -> GridcaseError | None:
     """What a database error means to the caller; None for a defect of ours (a 500)."""
-    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    sqlstate = sqlstate_of(exc)
     # No statement: it failed while connecting (refused, starting up, not accepting).
     if exc.statement is None or exc.connection_invalidated or isinstance(exc, OperationalError):
         return Unavailable("the database is unavailable, retry later")
@@ -242,8 +244,7 @@ def _said(exc: Exception) -> str:
     if isinstance(exc, RPCError):
         return f"Temporal {exc.status.name}: {exc.message}"
     if isinstance(exc, DBAPIError):
-        sqlstate = getattr(exc.orig, "sqlstate", None) or "no SQLSTATE"
-        return f"PostgreSQL {type(exc.orig).__name__} ({sqlstate})"
+        return f"PostgreSQL {type(exc.orig).__name__} ({sqlstate_of(exc) or 'no SQLSTATE'})"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,3 +33,13 @@ def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def sqlstate_of(error: DBAPIError) -> str:
+    """The SQLSTATE PostgreSQL gave a failed statement ("" when it gave none: a connection the
+    client lost). SQLAlchemy's asyncpg adapter copies it from asyncpg's error, its cause."""
+    for raised in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(raised, "sqlstate", None)
+        if isinstance(code, str) and code:
+            return code
+    return ""

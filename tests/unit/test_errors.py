@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.actions import closing
-from api.errors import as_error, database_error, install
+from api.errors import as_error, database_error
 from db.models import Case
+from tests.unit.raising import answered_when_raising
 from workflows.linkage import linkage_id
 
 
@@ -108,19 +107,11 @@ def test_a_pool_with_every_connection_busy_is_503() -> None:
 async def test_a_500_is_logged_with_what_raised_it(caplog: pytest.LogCaptureFixture) -> None:
     """A 500 says "it has been logged": an error one of the typed handlers took (and found to be
     a defect of ours) is logged there, with its traceback."""
-    app = FastAPI()
-    install(app)
-
-    @app.get("/rejected")
-    async def rejected() -> None:
-        raise RPCError(
-            "a request the workflow service refuses", RPCStatusCode.INVALID_ARGUMENT, b""
-        )
-
-    transport = httpx.ASGITransport(app=app)
+    refused = RPCError(
+        "a request the workflow service refuses", RPCStatusCode.INVALID_ARGUMENT, b""
+    )
     with caplog.at_level(logging.ERROR, logger="gridcase.api"):
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            answer = await client.get("/rejected")
+        answer = await answered_when_raising(refused, "GET", "/rejected")
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "internal"
     (logged,) = caplog.records
@@ -132,17 +123,9 @@ async def test_a_503_for_a_backing_service_logs_what_it_said(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An operator who sees 503s rise reads why in the log: one line, the service's status."""
-    app = FastAPI()
-    install(app)
-
-    @app.post("/v1/cases/{case_id}/accept")
-    async def accept(case_id: str) -> None:
-        raise RPCError("transport error", RPCStatusCode.UNKNOWN, b"")
-
-    transport = httpx.ASGITransport(app=app)
+    lost = RPCError("transport error", RPCStatusCode.UNKNOWN, b"")
     with caplog.at_level(logging.WARNING, logger="gridcase.api"):
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            answer = await client.post("/v1/cases/LC-2026-000148/accept")
+        answer = await answered_when_raising(lost, "POST", "/v1/cases/LC-2026-000148/accept")
     assert answer.status_code == 503
     (logged,) = caplog.records
     assert logged.levelno == logging.WARNING and logged.exc_info is None
